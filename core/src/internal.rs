@@ -1,0 +1,40 @@
+//! The internal API between API servers and the leader manager: API servers validate and
+//! authenticate, the leader performs every write. Both sides compile against these types.
+
+use crate::job::{Job, UserName};
+use serde::{Deserialize, Serialize};
+
+/// Header carrying the shared internal token.
+pub const AUTHORIZATION: &str = "authorization";
+
+/// `POST /internal/jobs`: persist and publish a job the API server has validated. Idempotent
+/// on `job.id`, so an API server may retry after a timeout without creating a second job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CreateJob {
+    pub job: Job,
+    pub actor: UserName,
+}
+
+/// `POST /internal/jobs/{id}/finish`: take a job off the schedule.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FinishJob {
+    pub actor: UserName,
+}
+
+/// `POST /internal/users`: create a user. The API server generated the token and sends only
+/// its hash; the token itself never reaches the manager.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CreateUser {
+    pub name: UserName,
+    pub admin: bool,
+    pub token_sha256: String,
+    pub actor: UserName,
+}
+
+/// Body of every internal error answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    /// Machine-readable kind: `not_leader`, `unavailable`, `conflict`, `not_found`, `bad_request`.
+    pub kind: String,
+}

@@ -1,0 +1,73 @@
+//! The bytes stored in znodes: JSON, so that operators can read them with `zkCli.sh get`.
+
+use crate::job::{Job, JobId, JobSpec, UserName};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+#[error("malformed znode payload: {0}")]
+pub struct PayloadError(#[from] serde_json::Error);
+
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing these plain structs cannot fail: no maps with non-string keys, no I/O.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+/// `/jobs/<id>`: everything a worker needs to run the job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobTask {
+    pub id: JobId,
+    /// The definition version; a worker reloads the task when its assignment names a newer one.
+    pub version: u64,
+    pub owner: UserName,
+    /// Ticks are counted from here: a new job's first tick is its first fire time after this.
+    pub created_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub spec: JobSpec,
+}
+
+impl From<&Job> for JobTask {
+    fn from(job: &Job) -> Self {
+        JobTask {
+            id: job.id,
+            version: job.version,
+            owner: job.owner.clone(),
+            created_at: job.created_at,
+            spec: job.spec.clone(),
+        }
+    }
+}
+
+/// `/assignments/<worker>/<job>`: which definition version the owner should be running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub version: u64,
+}
+
+/// `/workers/<id>`: a live worker. Ephemeral, so it disappears when the worker's session
+/// expires, and only then are its jobs given to others.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerRegistration {
+    pub id: String,
+    pub host: String,
+    /// Where the worker serves its own status, if it does.
+    pub addr: Option<String>,
+    /// How many jobs it is willing to own; the manager balances by count within this.
+    pub capacity: u32,
+    /// Unique per process start: tells a restarted worker from its previous life.
+    pub incarnation: Uuid,
+    pub started_at: DateTime<Utc>,
+}
+
+/// The data of a manager's election znode.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderInfo {
+    pub manager_id: String,
+    /// Base URL of the manager's internal API, e.g. `http://10.0.0.5:30100`.
+    pub internal_url: String,
+}
