@@ -1,0 +1,101 @@
+//! The MySQL job store: migrations, users, jobs, runs and the audit log. MySQL is the source of
+//! truth for job definitions; every other copy (znodes, worker schedules) is derived from it.
+
+mod audit;
+mod error;
+mod jobs;
+mod runs;
+mod users;
+
+pub use audit::AuditRow;
+pub use error::{Result, StoreError};
+pub use jobs::{CreateOutcome, JobFilter, JobTx};
+pub use runs::{Claimant, JobStatusChange, NewRun, Outcome, Output, StaleRun, Tick};
+pub use users::{User, hash_token};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The embedded migrations from `migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// How to reach MySQL.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MysqlSettings {
+    /// `mysql://user:password@host:port/database`. Secret: it may carry a password.
+    #[serde(serialize_with = "expose")]
+    pub url: SecretString,
+    /// Upper bound on pooled connections per process.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the store reports itself unavailable
+    /// (the API then answers 503 instead of hanging).
+    pub acquire_timeout_ms: u64,
+}
+
+fn expose<S: serde::Serializer>(s: &SecretString, ser: S) -> std::result::Result<S::Ok, S::Error> {
+    ser.serialize_str(s.expose_secret())
+}
+
+impl Default for MysqlSettings {
+    fn default() -> Self {
+        MysqlSettings {
+            url: SecretString::from("mysql://root@127.0.0.1:3306/distcron"),
+            max_connections: 10,
+            acquire_timeout_ms: 3000,
+        }
+    }
+}
+
+/// A handle on the store; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: MySqlPool,
+}
+
+impl Store {
+    /// Builds a pool that connects lazily, so a process starts (and reports itself not ready)
+    /// while MySQL is down instead of refusing to start.
+    pub fn connect_lazy(settings: &MysqlSettings) -> Result<Store> {
+        let options = MySqlConnectOptions::from_str(settings.url.expose_secret())
+            .map_err(|e| StoreError::Config(format!("invalid MySQL URL: {e}")))?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+            .connect_lazy_with(options);
+        Ok(Store { pool })
+    }
+
+    /// Creates the database named in the URL if it does not exist.
+    pub async fn create_database_if_missing(settings: &MysqlSettings) -> Result<bool> {
+        let url = settings.url.expose_secret();
+        if sqlx::MySql::database_exists(url).await? {
+            return Ok(false);
+        }
+        sqlx::MySql::create_database(url).await?;
+        Ok(true)
+    }
+
+    /// Applies pending migrations; safe to run from several processes at once (sqlx takes a
+    /// MySQL advisory lock).
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
+            other => StoreError::Config(format!("migration failed: {other}")),
+        })
+    }
+
+    /// One round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+}

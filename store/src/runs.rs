@@ -1,0 +1,550 @@
+//! Runs: the fence against running a scheduled time twice (the unique key on job, time and
+//! attempt), the lease that tells a live run from an interrupted one, retries waiting their
+//! turn, and outcomes. Workers write in batches: one statement per instant, not per job.
+
+use crate::{Result, Store, StoreError};
+use chrono::{DateTime, Utc};
+use distcron_core::{JobId, Run, RunId, RunStatus};
+use sqlx::{MySql, QueryBuilder};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// Rows per multi-row statement: far below MySQL's packet limit.
+const CHUNK: usize = 1000;
+
+/// A scheduled time of a job, and the attempt: what the unique key of `runs` is made of.
+pub type Tick = (JobId, DateTime<Utc>, u16);
+
+/// A row a worker writes before it starts anything: `Running` for a run it is about to start,
+/// `Skipped` (with a reason) for a tick it accounts for without running.
+#[derive(Clone, Debug)]
+pub struct NewRun {
+    pub id: RunId,
+    pub job_id: JobId,
+    pub scheduled_at: DateTime<Utc>,
+    pub attempt: u16,
+    pub status: RunStatus,
+    pub reason: Option<String>,
+}
+
+/// Who claims runs: the worker and which life of it.
+#[derive(Clone, Debug)]
+pub struct Claimant {
+    pub worker_id: String,
+    pub incarnation: String,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub id: RunId,
+    pub job_id: JobId,
+    pub scheduled_at: DateTime<Utc>,
+    pub attempt: u16,
+    pub status: RunStatus,
+    pub reason: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: DateTime<Utc>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub output: Option<Output>,
+}
+
+/// Captured output of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+}
+
+/// What becomes of a job after a run's final outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobStatusChange {
+    /// The run succeeded: `error` goes back to `scheduled`.
+    Succeeded,
+    /// The run failed: `scheduled` becomes `error`.
+    Failed,
+    /// A one-shot job is done: `finished`.
+    Finished,
+}
+
+/// A running run whose lease has not been renewed in time.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StaleRun {
+    pub id: String,
+    pub job_id: String,
+    pub scheduled_at: DateTime<Utc>,
+    pub attempt: u16,
+    pub worker_id: Option<String>,
+    pub incarnation: Option<String>,
+    pub retry_interrupted: bool,
+    /// The job's schedule expression.
+    pub schedule: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: String,
+    job_id: String,
+    scheduled_at: DateTime<Utc>,
+    attempt: u16,
+    status: String,
+    reason: Option<String>,
+    worker_id: Option<String>,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    exit_code: Option<i32>,
+    term_signal: Option<i32>,
+}
+
+const RUN_COLUMNS: &str = "id, job_id, scheduled_at, attempt, status, reason, worker_id, created_at, \
+     started_at, finished_at, exit_code, term_signal";
+
+impl TryFrom<RunRow> for Run {
+    type Error = StoreError;
+    fn try_from(r: RunRow) -> Result<Run> {
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::Corrupt(format!("run {}: {what}: {e}", r.id))
+        };
+        Ok(Run {
+            id: r.id.parse().map_err(|e| corrupt("id", &e))?,
+            job_id: r.job_id.parse().map_err(|e| corrupt("job_id", &e))?,
+            scheduled_at: r.scheduled_at,
+            attempt: r.attempt,
+            status: r.status.parse().map_err(|e| corrupt("status", &e))?,
+            reason: r.reason,
+            worker_id: r.worker_id,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            exit_code: r.exit_code,
+            signal: r.term_signal,
+        })
+    }
+}
+
+fn truncate_reason(reason: Option<&str>) -> Option<String> {
+    reason.map(|r| r.chars().take(1000).collect())
+}
+
+impl Store {
+    /// Writes the rows for ticks about to run or be skipped, in one statement per chunk, and
+    /// reports which of these ticks belong to this claimant, with the row's id and status. A
+    /// tick whose row another process wrote is not in the answer: that process owns it. A tick
+    /// this claimant wrote earlier (say, in an attempt whose answer was lost) is, with the
+    /// earlier row's id and status, so no row of its own is ever left behind.
+    pub async fn claim_runs(
+        &self,
+        rows: &[NewRun],
+        by: &Claimant,
+    ) -> Result<HashMap<Tick, (RunId, RunStatus)>> {
+        let mut owned = HashMap::with_capacity(rows.len());
+        // One connection for the write and the read: a claim never waits twice for the pool.
+        let mut conn = self.pool().acquire().await?;
+        for chunk in rows.chunks(CHUNK) {
+            let mut q: QueryBuilder<MySql> = QueryBuilder::new(
+                "INSERT INTO runs (id, job_id, scheduled_at, attempt, worker_id, incarnation, status, reason, \
+                 created_at, heartbeat_at, finished_at) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                let finished = r.status.is_final();
+                b.push_bind(r.id.to_string())
+                    .push_bind(r.job_id.to_string())
+                    .push_bind(r.scheduled_at)
+                    .push_bind(r.attempt)
+                    .push_bind(&by.worker_id)
+                    .push_bind(&by.incarnation)
+                    .push_bind(r.status.as_str())
+                    .push_bind(truncate_reason(r.reason.as_deref()))
+                    .push("NOW(6)")
+                    .push("NOW(6)")
+                    .push(if finished { "NOW(6)" } else { "NULL" });
+            });
+            // A duplicate (job, time, attempt) keeps the existing row untouched.
+            q.push(" ON DUPLICATE KEY UPDATE id = id");
+            q.build().execute(&mut *conn).await?;
+
+            // Which of these ticks are this claimant's: by the unique key's range, per job.
+            let (Some(from), Some(to)) = (
+                chunk.iter().map(|r| r.scheduled_at).min(),
+                chunk.iter().map(|r| r.scheduled_at).max(),
+            ) else {
+                continue;
+            };
+            let wanted: HashSet<Tick> = chunk
+                .iter()
+                .map(|r| (r.job_id, r.scheduled_at, r.attempt))
+                .collect();
+            let mut check: QueryBuilder<MySql> = QueryBuilder::new(
+                "SELECT id, job_id, scheduled_at, attempt, status FROM runs WHERE job_id IN (",
+            );
+            let mut ids = check.separated(", ");
+            for job in chunk.iter().map(|r| r.job_id).collect::<HashSet<_>>() {
+                ids.push_bind(job.to_string());
+            }
+            check
+                .push(") AND scheduled_at BETWEEN ")
+                .push_bind(from)
+                .push(" AND ")
+                .push_bind(to);
+            check.push(" AND worker_id = ").push_bind(&by.worker_id);
+            check.push(" AND incarnation = ").push_bind(&by.incarnation);
+            let found: Vec<(String, String, DateTime<Utc>, u16, String)> =
+                check.build_query_as().fetch_all(&mut *conn).await?;
+            for (id, job, at, attempt, status) in found {
+                let (Ok(id), Ok(job), Ok(status)) = (id.parse(), job.parse(), status.parse())
+                else {
+                    continue;
+                };
+                let tick = (job, at, attempt);
+                if wanted.contains(&tick) {
+                    owned.insert(tick, (id, status));
+                }
+            }
+        }
+        Ok(owned)
+    }
+
+    /// This claimant's runs that MySQL has as `running` and that were claimed at least
+    /// `older_than` ago, with their scheduled time.
+    pub async fn own_running(
+        &self,
+        by: &Claimant,
+        older_than: Duration,
+    ) -> Result<Vec<(RunId, JobId, DateTime<Utc>, u16)>> {
+        let rows: Vec<(String, String, DateTime<Utc>, u16)> = sqlx::query_as(
+            "SELECT id, job_id, scheduled_at, attempt FROM runs WHERE status = 'running' AND worker_id = ? \
+             AND incarnation = ? AND created_at < NOW(6) - INTERVAL ? MICROSECOND",
+        )
+        .bind(&by.worker_id)
+        .bind(&by.incarnation)
+        .bind(older_than.as_micros() as u64)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, job, at, attempt)| {
+                Some((id.parse().ok()?, job.parse().ok()?, at, attempt))
+            })
+            .collect())
+    }
+
+    /// The latest scheduled time recorded for each job: everything up to it is accounted for.
+    pub async fn last_accounted(&self, jobs: &[JobId]) -> Result<HashMap<JobId, DateTime<Utc>>> {
+        let mut out = HashMap::with_capacity(jobs.len());
+        for chunk in jobs.chunks(CHUNK) {
+            let mut q: QueryBuilder<MySql> =
+                QueryBuilder::new("SELECT job_id, MAX(scheduled_at) FROM runs WHERE job_id IN (");
+            let mut ids = q.separated(", ");
+            for j in chunk {
+                ids.push_bind(j.to_string());
+            }
+            q.push(") GROUP BY job_id");
+            let rows: Vec<(String, DateTime<Utc>)> =
+                q.build_query_as().fetch_all(self.pool()).await?;
+            for (job, at) in rows {
+                if let Ok(id) = job.parse() {
+                    out.insert(id, at);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs of these jobs that are running right now, anywhere.
+    pub async fn running_runs(&self, jobs: &[JobId]) -> Result<Vec<Run>> {
+        let mut out = Vec::new();
+        for chunk in jobs.chunks(CHUNK) {
+            let mut q: QueryBuilder<MySql> = QueryBuilder::new(format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND job_id IN ("
+            ));
+            let mut ids = q.separated(", ");
+            for j in chunk {
+                ids.push_bind(j.to_string());
+            }
+            q.push(")");
+            let rows: Vec<RunRow> = q.build_query_as().fetch_all(self.pool()).await?;
+            for r in rows {
+                out.push(Run::try_from(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Renews the lease of every run this worker life holds. Returns how many it renewed.
+    pub async fn renew_leases(&self, by: &Claimant) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE runs SET heartbeat_at = NOW(6) WHERE status = 'running' AND worker_id = ? AND incarnation = ?",
+        )
+        .bind(&by.worker_id)
+        .bind(&by.incarnation)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records final outcomes. An outcome applies only to a run still `running`: if the run was
+    /// meanwhile declared interrupted, that record stands. Output is kept either way.
+    pub async fn record_outcomes(&self, outcomes: &[Outcome]) -> Result<()> {
+        for chunk in outcomes.chunks(CHUNK) {
+            let mut q: QueryBuilder<MySql> = QueryBuilder::new(
+                "INSERT INTO runs (id, job_id, scheduled_at, attempt, status, reason, created_at, started_at, \
+                 finished_at, exit_code, term_signal) ",
+            );
+            q.push_values(chunk, |mut b, o| {
+                b.push_bind(o.id.to_string())
+                    .push_bind(o.job_id.to_string())
+                    .push_bind(o.scheduled_at)
+                    .push_bind(o.attempt)
+                    .push_bind(o.status.as_str())
+                    .push_bind(truncate_reason(o.reason.as_deref()))
+                    .push("NOW(6)")
+                    .push_bind(o.started_at)
+                    .push_bind(o.finished_at)
+                    .push_bind(o.exit_code)
+                    .push_bind(o.signal);
+            });
+            // Assignments run left to right and see earlier ones, so `status` goes last.
+            q.push(
+                " ON DUPLICATE KEY UPDATE \
+                 reason = IF(runs.status = 'running', VALUES(reason), runs.reason), \
+                 started_at = IF(runs.status = 'running', VALUES(started_at), runs.started_at), \
+                 finished_at = IF(runs.status = 'running', VALUES(finished_at), runs.finished_at), \
+                 exit_code = IF(runs.status = 'running', VALUES(exit_code), runs.exit_code), \
+                 term_signal = IF(runs.status = 'running', VALUES(term_signal), runs.term_signal), \
+                 status = IF(runs.status = 'running', VALUES(status), runs.status)",
+            );
+            q.build().execute(self.pool()).await?;
+
+            let with_output: Vec<&Outcome> = chunk.iter().filter(|o| o.output.is_some()).collect();
+            if !with_output.is_empty() {
+                let mut q: QueryBuilder<MySql> = QueryBuilder::new(
+                    "INSERT INTO run_output (run_id, stdout, stderr, stdout_truncated, stderr_truncated) ",
+                );
+                q.push_values(with_output, |mut b, o| {
+                    let out = o.output.clone().unwrap_or_default();
+                    b.push_bind(o.id.to_string())
+                        .push_bind(out.stdout)
+                        .push_bind(out.stderr)
+                        .push_bind(out.stdout_truncated)
+                        .push_bind(out.stderr_truncated);
+                });
+                q.push(" ON DUPLICATE KEY UPDATE run_id = run_id");
+                q.build().execute(self.pool()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the job status rules after final outcomes. A `finished` job stays finished.
+    pub async fn apply_job_status(&self, changes: &[(JobId, JobStatusChange)]) -> Result<()> {
+        let groups = [
+            (
+                JobStatusChange::Succeeded,
+                "UPDATE jobs SET status = 'scheduled', updated_at = NOW(6) WHERE status = 'error' AND id IN (",
+            ),
+            (
+                JobStatusChange::Failed,
+                "UPDATE jobs SET status = 'error', updated_at = NOW(6) WHERE status = 'scheduled' AND id IN (",
+            ),
+            (
+                JobStatusChange::Finished,
+                "UPDATE jobs SET status = 'finished', finished_at = NOW(6), updated_at = NOW(6) WHERE status <> 'finished' AND id IN (",
+            ),
+        ];
+        for (kind, sql) in groups {
+            let ids: Vec<String> = changes
+                .iter()
+                .filter(|(_, c)| *c == kind)
+                .map(|(j, _)| j.to_string())
+                .collect();
+            for chunk in ids.chunks(CHUNK) {
+                let mut q: QueryBuilder<MySql> = QueryBuilder::new(sql);
+                let mut sep = q.separated(", ");
+                for id in chunk {
+                    sep.push_bind(id);
+                }
+                q.push(")");
+                q.build().execute(self.pool()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a retry: attempt `attempt` of the tick, to start at `not_before` on whichever
+    /// worker owns the job then. A retry already queued is left alone.
+    pub async fn queue_retry(
+        &self,
+        job_id: &JobId,
+        scheduled_at: DateTime<Utc>,
+        attempt: u16,
+        not_before: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO runs (id, job_id, scheduled_at, attempt, status, created_at, not_before) \
+             VALUES (?, ?, ?, ?, 'pending', NOW(6), ?) ON DUPLICATE KEY UPDATE id = id",
+        )
+        .bind(RunId::new().to_string())
+        .bind(job_id.to_string())
+        .bind(scheduled_at)
+        .bind(attempt)
+        .bind(not_before)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Retries whose time has come, of any job; the caller keeps those of its own jobs.
+    pub async fn due_retries(&self) -> Result<Vec<Run>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'pending' AND not_before <= NOW(6) LIMIT 10000"
+        );
+        let rows: Vec<RunRow> = sqlx::query_as(&sql).fetch_all(self.pool()).await?;
+        rows.into_iter().map(Run::try_from).collect()
+    }
+
+    /// Takes a pending retry to run it; false if someone else took it first.
+    pub async fn claim_retry(&self, id: &RunId, by: &Claimant) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE runs SET status = 'running', worker_id = ?, incarnation = ?, heartbeat_at = NOW(6) \
+             WHERE id = ? AND status = 'pending'",
+        )
+        .bind(&by.worker_id)
+        .bind(&by.incarnation)
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Running runs whose lease is older than `lease` (by MySQL's clock), with their job's
+    /// retry option.
+    pub async fn stale_runs(&self, lease: Duration) -> Result<Vec<StaleRun>> {
+        Ok(sqlx::query_as(
+            "SELECT r.id, r.job_id, r.scheduled_at, r.attempt, r.worker_id, r.incarnation, j.retry_interrupted, j.schedule \
+             FROM runs r JOIN jobs j ON j.id = r.job_id \
+             WHERE r.status = 'running' AND r.heartbeat_at < NOW(6) - INTERVAL ? MICROSECOND",
+        )
+        .bind(lease.as_micros() as u64)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Declares a run interrupted (if it is still running) and, if asked, queues its retry as
+    /// the next attempt, in one transaction. Returns whether the run was interrupted by this
+    /// call.
+    pub async fn interrupt_run(&self, run: &StaleRun, reason: &str, retry: bool) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE runs SET status = 'interrupted', reason = ?, finished_at = NOW(6) WHERE id = ? AND status = 'running'",
+        )
+        .bind(reason)
+        .bind(&run.id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if retry {
+            sqlx::query(
+                "INSERT INTO runs (id, job_id, scheduled_at, attempt, status, created_at, not_before) \
+                 SELECT ?, ?, ?, ?, 'pending', NOW(6), NOW(6) FROM jobs WHERE id = ? AND status <> 'finished' \
+                 ON DUPLICATE KEY UPDATE id = runs.id",
+            )
+            .bind(RunId::new().to_string())
+            .bind(&run.job_id)
+            .bind(run.scheduled_at)
+            .bind(run.attempt + 1)
+            .bind(&run.job_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Marks runs of this worker life interrupted (shutdown, lost contact), if still running.
+    pub async fn interrupt_own_runs(&self, ids: &[RunId], reason: &str) -> Result<u64> {
+        let mut total = 0;
+        for chunk in ids.chunks(CHUNK) {
+            let mut q: QueryBuilder<MySql> =
+                QueryBuilder::new("UPDATE runs SET status = 'interrupted', reason = ");
+            q.push_bind(reason)
+                .push(", finished_at = NOW(6) WHERE status = 'running' AND id IN (");
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.to_string());
+            }
+            q.push(")");
+            total += q.build().execute(self.pool()).await?.rows_affected();
+        }
+        Ok(total)
+    }
+
+    /// The job's runs, newest first, `limit` at a time; `before` is the previous page's last
+    /// (scheduled_at, attempt).
+    pub async fn list_runs(
+        &self,
+        job: &JobId,
+        before: Option<(DateTime<Utc>, u16)>,
+        limit: u32,
+    ) -> Result<Vec<Run>> {
+        let mut q: QueryBuilder<MySql> =
+            QueryBuilder::new(format!("SELECT {RUN_COLUMNS} FROM runs WHERE job_id = "));
+        q.push_bind(job.to_string());
+        if let Some((at, attempt)) = before {
+            q.push(" AND (scheduled_at < ").push_bind(at);
+            q.push(" OR (scheduled_at = ")
+                .push_bind(at)
+                .push(" AND attempt < ")
+                .push_bind(attempt)
+                .push("))");
+        }
+        q.push(" ORDER BY scheduled_at DESC, attempt DESC LIMIT ")
+            .push_bind(limit);
+        let rows: Vec<RunRow> = q.build_query_as().fetch_all(self.pool()).await?;
+        rows.into_iter().map(Run::try_from).collect()
+    }
+
+    /// One run and its output.
+    pub async fn get_run(&self, id: &RunId) -> Result<Option<(Run, Option<Output>)>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?");
+        let Some(row) = sqlx::query_as::<_, RunRow>(&sql)
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let run = Run::try_from(row)?;
+        let output: Option<(Vec<u8>, Vec<u8>, bool, bool)> = sqlx::query_as(
+            "SELECT stdout, stderr, stdout_truncated, stderr_truncated FROM run_output WHERE run_id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(Some((
+            run,
+            output.map(
+                |(stdout, stderr, stdout_truncated, stderr_truncated)| Output {
+                    stdout,
+                    stderr,
+                    stdout_truncated,
+                    stderr_truncated,
+                },
+            ),
+        )))
+    }
+
+    /// MySQL's clock, to compare with the local one.
+    pub async fn server_now(&self) -> Result<DateTime<Utc>> {
+        let (now,): (DateTime<Utc>,) = sqlx::query_as("SELECT UTC_TIMESTAMP(6)")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(now)
+    }
+}

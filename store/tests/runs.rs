@@ -1,0 +1,325 @@
+//! The run rows against a real MySQL: the unique key is the fence that keeps a scheduled time
+//! from running twice, outcomes never overwrite an interruption, and an interruption and its
+//! retry are one transaction. Each test gets a database of its own.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use distcron_core::{
+    Job, JobId, JobOptions, JobSpec, JobStatus, JobType, RunId, RunStatus, Schedule, TimeZone,
+    UserName,
+};
+use distcron_store::{Claimant, CreateOutcome, MysqlSettings, NewRun, Outcome, Store};
+use secrecy::SecretString;
+use std::time::Duration;
+
+struct TestDb {
+    store: Store,
+    server: String,
+    name: String,
+}
+
+impl TestDb {
+    async fn new() -> TestDb {
+        let server = std::env::var("DISTCRON_TEST_MYSQL")
+            .expect("DISTCRON_TEST_MYSQL is not set: run the tests with `make test`");
+        let name = format!("dcs_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let settings = MysqlSettings {
+            url: SecretString::from(format!("{}/{name}", server.trim_end_matches('/'))),
+            ..MysqlSettings::default()
+        };
+        Store::create_database_if_missing(&settings)
+            .await
+            .expect("create database");
+        let store = Store::connect_lazy(&settings).expect("pool");
+        store.migrate().await.expect("migrate");
+        let admin = UserName::parse("admin").expect("name");
+        store
+            .ensure_bootstrap_admin(&admin, &"a".repeat(64))
+            .await
+            .expect("admin");
+        TestDb {
+            store,
+            server,
+            name,
+        }
+    }
+
+    async fn job(&self, options: JobOptions) -> JobId {
+        let now = Utc::now().trunc_subsecs(3);
+        let job = Job {
+            id: JobId::new(),
+            owner: UserName::parse("admin").expect("name"),
+            status: JobStatus::Scheduled,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            spec: JobSpec {
+                name: None,
+                job_type: JobType::Command,
+                executable: "true".into(),
+                sha256: None,
+                schedule: Schedule::parse("* * * * * *").expect("schedule"),
+                timezone: TimeZone::utc(),
+                timeout_seconds: None,
+                privileged: false,
+                run_as: None,
+                options,
+            },
+        };
+        let admin = job.owner.clone();
+        match self
+            .store
+            .begin_create_job(&job, &admin)
+            .await
+            .expect("insert")
+        {
+            CreateOutcome::Inserted(tx) => tx.commit().await.expect("commit"),
+            CreateOutcome::Exists(_) => panic!("fresh id exists"),
+        }
+        job.id
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let url = format!("{}/mysql", self.server.trim_end_matches('/'));
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(pool) = sqlx::MySqlPool::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                        .execute(&pool)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn claimant(worker: &str) -> Claimant {
+    Claimant {
+        worker_id: worker.into(),
+        incarnation: uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+fn tick(job: JobId, at: DateTime<Utc>, attempt: u16) -> NewRun {
+    NewRun {
+        id: RunId::new(),
+        job_id: job,
+        scheduled_at: at,
+        attempt,
+        status: RunStatus::Running,
+        reason: None,
+    }
+}
+
+#[tokio::test]
+async fn two_workers_claiming_the_same_ticks_get_each_tick_once() {
+    let db = TestDb::new().await;
+    let jobs: Vec<JobId> = create_jobs(3, || db.job(JobOptions::default())).await;
+    let at = Utc::now().trunc_subsecs(0);
+    let rows_a: Vec<NewRun> = jobs.iter().map(|j| tick(*j, at, 1)).collect();
+    let rows_b: Vec<NewRun> = jobs.iter().map(|j| tick(*j, at, 1)).collect();
+    let (ca, cb) = (claimant("a"), claimant("b"));
+    let (a, b) = tokio::join!(
+        db.store.claim_runs(&rows_a, &ca),
+        db.store.claim_runs(&rows_b, &cb)
+    );
+    let (a, b) = (a.expect("claim a"), b.expect("claim b"));
+    assert_eq!(
+        a.len() + b.len(),
+        3,
+        "each tick claimed exactly once: {} + {}",
+        a.len(),
+        b.len()
+    );
+    for job in &jobs {
+        let key = (*job, at, 1);
+        assert!(
+            a.contains_key(&key) ^ b.contains_key(&key),
+            "job {job} claimed by both or neither"
+        );
+        // The winner's own row, with its own id.
+        let (winner_rows, won) = if a.contains_key(&key) {
+            (&rows_a, &a)
+        } else {
+            (&rows_b, &b)
+        };
+        let mine = winner_rows.iter().find(|r| r.job_id == *job).expect("row");
+        assert_eq!(won[&key], (mine.id, RunStatus::Running));
+    }
+    // A later claim of the same ticks by someone else gets nothing; another attempt is another row.
+    let again: Vec<NewRun> = jobs.iter().map(|j| tick(*j, at, 1)).collect();
+    assert!(
+        db.store
+            .claim_runs(&again, &claimant("c"))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let retry = vec![tick(jobs[0], at, 2)];
+    assert_eq!(
+        db.store
+            .claim_runs(&retry, &claimant("c"))
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_claim_whose_answer_was_lost_is_found_again_by_its_claimant() {
+    let db = TestDb::new().await;
+    let job = db.job(JobOptions::default()).await;
+    let at = Utc::now().trunc_subsecs(0);
+    let w = claimant("w");
+    let first = tick(job, at, 1);
+    db.store
+        .claim_runs(std::slice::from_ref(&first), &w)
+        .await
+        .expect("claim");
+    // The worker never saw that answer and tries again, with a new row id.
+    let second = tick(job, at, 1);
+    let owned = db
+        .store
+        .claim_runs(std::slice::from_ref(&second), &w)
+        .await
+        .expect("claim");
+    assert_eq!(
+        owned.get(&(job, at, 1)),
+        Some(&(first.id, RunStatus::Running)),
+        "the earlier row is its own"
+    );
+    // Another life of the same worker does not own it.
+    let other_life = claimant("w");
+    assert!(
+        db.store
+            .claim_runs(&[tick(job, at, 1)], &other_life)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let running = db
+        .store
+        .own_running(&w, Duration::ZERO)
+        .await
+        .expect("own running");
+    assert_eq!(running.len(), 1);
+    assert_eq!(running[0].0, first.id);
+}
+
+#[tokio::test]
+async fn an_outcome_does_not_overwrite_an_interruption_and_the_retry_comes_with_it() {
+    let db = TestDb::new().await;
+    let job = db.job(JobOptions::default()).await;
+    let at = Utc::now().trunc_subsecs(0);
+    let row = tick(job, at, 1);
+    let w = claimant("w");
+    assert_eq!(
+        db.store
+            .claim_runs(std::slice::from_ref(&row), &w)
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
+    // The lease goes stale (no renewal), the reaper interrupts it and queues attempt 2.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let stale = db
+        .store
+        .stale_runs(Duration::from_millis(10))
+        .await
+        .expect("stale");
+    assert_eq!(stale.len(), 1);
+    assert!(
+        db.store
+            .interrupt_run(&stale[0], "worker w died", true)
+            .await
+            .expect("interrupt")
+    );
+    assert!(
+        !db.store
+            .interrupt_run(&stale[0], "again", true)
+            .await
+            .expect("interrupt"),
+        "only once"
+    );
+    // The dead worker's late outcome changes nothing.
+    db.store
+        .record_outcomes(&[Outcome {
+            id: row.id,
+            job_id: job,
+            scheduled_at: at,
+            attempt: 1,
+            status: RunStatus::Succeeded,
+            reason: None,
+            started_at: Some(at),
+            finished_at: Utc::now(),
+            exit_code: Some(0),
+            signal: None,
+            output: None,
+        }])
+        .await
+        .expect("record");
+    let (run, _) = db.store.get_run(&row.id).await.expect("get").expect("run");
+    assert_eq!(run.status, RunStatus::Interrupted);
+    assert_eq!(run.reason.as_deref(), Some("worker w died"));
+    // Attempt 2 waits as a pending retry; one worker takes it.
+    let due = db.store.due_retries().await.expect("due");
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].attempt, due[0].scheduled_at), (2, at));
+    assert!(
+        db.store
+            .claim_retry(&due[0].id, &claimant("x"))
+            .await
+            .expect("claim")
+    );
+    assert!(
+        !db.store
+            .claim_retry(&due[0].id, &claimant("y"))
+            .await
+            .expect("claim")
+    );
+}
+
+#[tokio::test]
+async fn a_renewed_lease_is_not_stale_and_the_latest_tick_is_the_cursor() {
+    let db = TestDb::new().await;
+    let job = db.job(JobOptions::default()).await;
+    let w = claimant("w");
+    let t0 = Utc::now().trunc_subsecs(0);
+    let rows: Vec<NewRun> = (0..3)
+        .map(|i| tick(job, t0 + chrono::Duration::seconds(i), 1))
+        .collect();
+    db.store.claim_runs(&rows, &w).await.expect("claim");
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(db.store.renew_leases(&w).await.expect("renew"), 3);
+    assert!(
+        db.store
+            .stale_runs(Duration::from_millis(50))
+            .await
+            .expect("stale")
+            .is_empty()
+    );
+    let last = db.store.last_accounted(&[job]).await.expect("last");
+    assert_eq!(last.get(&job), Some(&(t0 + chrono::Duration::seconds(2))));
+}
+
+/// Runs `n` futures one after the other (the jobs' ids sort by creation).
+async fn create_jobs<F, Fut>(n: usize, f: F) -> Vec<JobId>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = JobId>,
+{
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(f().await);
+    }
+    out
+}
