@@ -1,0 +1,137 @@
+//! The one place where failures become HTTP answers. Client errors say precisely what was
+//! wrong; server errors are generic to the client and logged once with their cause.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use distcron_blob::BlobError;
+use distcron_store::StoreError;
+use distcron_zk::ZkError;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400, with a machine-readable code and a message for people.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// A dependency is down: nothing was changed; try again.
+    #[error("{what} is unavailable")]
+    Unavailable { what: &'static str, cause: String },
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: String,
+    code: &'a str,
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        match &self {
+            ApiError::Unavailable { what, cause } => tracing::warn!(what, cause, "answering 503"),
+            ApiError::Internal(e) => tracing::error!(error = format!("{e:#}"), "answering 500"),
+            _ => {}
+        }
+        let message = match &self {
+            ApiError::Unavailable { what, .. } => {
+                format!("{what} is unavailable; nothing was changed, try again shortly")
+            }
+            other => other.to_string(),
+        };
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: message,
+                code,
+            }),
+        )
+            .into_response();
+        match self {
+            ApiError::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::Unavailable { .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => ApiError::Unavailable {
+                what: "the job store (MySQL)",
+                cause: e.to_string(),
+            },
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<BlobError> for ApiError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::Unavailable(cause) => ApiError::Unavailable {
+                what: "the object store (S3)",
+                cause,
+            },
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<ZkError> for ApiError {
+    fn from(e: ZkError) -> Self {
+        if e.is_unavailable() {
+            ApiError::Unavailable {
+                what: "ZooKeeper",
+                cause: e.to_string(),
+            }
+        } else {
+            ApiError::Internal(e.into())
+        }
+    }
+}

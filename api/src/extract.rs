@@ -1,0 +1,96 @@
+//! Request extractors whose failures are `ApiError`s, so that a malformed body or query gets
+//! the same JSON error shape as every other 4xx, naming what was wrong.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use bytes::BytesMut;
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// A JSON body of at most `AppState::max_body_bytes`. The Content-Type header is not
+/// required: `curl -d` sends a form type by default, and the body is JSON whatever the header
+/// says.
+pub struct JsonBody<T>(pub T);
+
+/// How much of an over-limit body is still read (and thrown away) before the 413 goes out, and
+/// for how long. A server that answers and closes while the client is still sending resets the
+/// connection, and a reset can destroy the answer before HAProxy or the client has read it: the
+/// client would see a broken connection instead of the 413 that names the problem. Past these
+/// bounds the answer is sent anyway and the connection closed.
+const DRAIN_MAX_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req.into_body(), state.max_body_bytes).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "the request body is empty; expected a JSON object",
+            ));
+        }
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            ApiError::bad_request("invalid_json", format!("invalid request body: {e}"))
+        })
+    }
+}
+
+async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "the request body is larger than {limit} bytes (uploads: see max_upload_bytes)"
+        ))
+    };
+    let unreadable =
+        |_| ApiError::bad_request("invalid_body", "the request body could not be read");
+    if body.size_hint().lower() > limit as u64 {
+        drain(body).await;
+        return Err(too_large());
+    }
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(unreadable)?.into_data() else {
+            continue; // trailers
+        };
+        if buf.len() + data.len() > limit {
+            drain(body).await;
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok(buf.freeze())
+}
+
+/// Reads and discards the rest of a body, within `DRAIN_MAX_BYTES` and `DRAIN_MAX_TIME`.
+async fn drain(mut body: Body) {
+    let read = async {
+        let mut drained = 0usize;
+        while drained <= DRAIN_MAX_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => drained += frame.data_ref().map_or(0, Bytes::len),
+                _ => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_MAX_TIME, read).await;
+}
+
+/// Query parameters; unknown or malformed ones are a 400 that names them.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| QueryParams(q))
+            .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+    }
+}

@@ -1,0 +1,154 @@
+//! Runs: a job's runs, newest first; one run with its output.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+use crate::routes::jobs::visible_job;
+use crate::state::AppState;
+use crate::view::rfc3339;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use chrono::{DateTime, Utc};
+use distcron_core::{Run, RunId};
+use distcron_store::Output;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+pub struct RunView {
+    pub id: String,
+    pub job_id: String,
+    pub scheduled_at: String,
+    pub attempt: u16,
+    pub status: &'static str,
+    pub reason: Option<String>,
+    pub worker: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl From<&Run> for RunView {
+    fn from(r: &Run) -> Self {
+        RunView {
+            id: r.id.to_string(),
+            job_id: r.job_id.to_string(),
+            scheduled_at: rfc3339(r.scheduled_at),
+            attempt: r.attempt,
+            status: r.status.as_str(),
+            reason: r.reason.clone(),
+            worker: r.worker_id.clone(),
+            created_at: rfc3339(r.created_at),
+            started_at: r.started_at.map(rfc3339),
+            finished_at: r.finished_at.map(rfc3339),
+            exit_code: r.exit_code,
+            signal: r.signal,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct OutputView {
+    pub stdout: String,
+    pub stderr: String,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+}
+
+impl From<Output> for OutputView {
+    fn from(o: Output) -> Self {
+        OutputView {
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            stdout_truncated: o.stdout_truncated,
+            stderr_truncated: o.stderr_truncated,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct RunWithOutput {
+    #[serde(flatten)]
+    pub run: RunView,
+    /// Null while the run has not finished (or never started a process).
+    pub output: Option<OutputView>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+const MAX_PAGE: u32 = 1000;
+
+/// Cursors are `<scheduled_at in µs since the epoch>.<attempt>` of the previous page's last run.
+fn parse_cursor(c: &str) -> Option<(DateTime<Utc>, u16)> {
+    let (micros, attempt) = c.split_once('.')?;
+    Some((
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        attempt.parse().ok()?,
+    ))
+}
+
+pub async fn list_runs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    QueryParams(q): QueryParams<RunsQuery>,
+) -> Result<(HeaderMap, Json<Vec<RunView>>), ApiError> {
+    let job = visible_job(&state, &caller, &id).await?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    let before = match q.cursor.as_deref() {
+        Some(c) => Some(parse_cursor(c).ok_or_else(|| {
+            ApiError::bad_request("invalid_query", format!("invalid cursor `{c}`"))
+        })?),
+        None => None,
+    };
+    let runs = state.store.list_runs(&job.id, before, limit).await?;
+    let mut headers = HeaderMap::new();
+    if runs.len() == limit as usize
+        && let Some(last) = runs.last()
+    {
+        let cursor = format!("{}.{}", last.scheduled_at.timestamp_micros(), last.attempt);
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "</jobs/{}/runs?limit={limit}&cursor={cursor}>; rel=\"next\"",
+            job.id
+        )) {
+            headers.insert(header::LINK, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&cursor) {
+            headers.insert("x-next-cursor", v);
+        }
+    }
+    Ok((headers, Json(runs.iter().map(RunView::from).collect())))
+}
+
+pub async fn get_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RunWithOutput>, ApiError> {
+    let run_id: RunId = id
+        .parse()
+        .map_err(|e: String| ApiError::bad_request("invalid_id", e))?;
+    let not_found = || ApiError::NotFound(format!("no run {run_id}"));
+    let (run, output) = state.store.get_run(&run_id).await?.ok_or_else(not_found)?;
+    // The run is visible exactly when its job is.
+    visible_job(&state, &caller, &run.job_id.to_string())
+        .await
+        .map_err(|_| not_found())?;
+    Ok(Json(RunWithOutput {
+        run: RunView::from(&run),
+        output: output.map(OutputView::from),
+    }))
+}

@@ -1,0 +1,69 @@
+//! The API server's settings. Defaults suit the local cluster (`make up`); every field can be
+//! overridden with `DISTCRON_<FIELD>` (nested: `DISTCRON_S3__BUCKET`).
+
+use distcron_blob::S3Settings;
+use distcron_service::LogFormat;
+use distcron_store::MysqlSettings;
+use distcron_zk::ZkSettings;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+// Not `deny_unknown_fields`: tooling shares the DISTCRON_ prefix (the cluster scripts'
+// DISTCRON_API_1 and the like); unknown top-level keys are reported, not fatal.
+#[serde(default)]
+pub struct Settings {
+    /// Address the public REST API listens on (HAProxy forwards to it).
+    pub listen: String,
+    pub zookeeper: ZkSettings,
+    pub mysql: MysqlSettings,
+    pub s3: S3Settings,
+    /// Shared secret for calls to the manager's internal API.
+    #[serde(serialize_with = "expose")]
+    pub internal_token: SecretString,
+    /// Largest script or binary a job may upload, in bytes after base64 decoding.
+    pub max_upload_bytes: usize,
+    /// How long a write waits for a reachable leader manager (during a failover) before
+    /// answering 503.
+    pub leader_wait_ms: u64,
+    pub log_format: LogFormat,
+}
+
+fn expose<S: serde::Serializer>(s: &SecretString, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s.expose_secret())
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:30001".into(),
+            zookeeper: ZkSettings::default(),
+            mysql: MysqlSettings::default(),
+            s3: S3Settings::default(),
+            internal_token: SecretString::from(""),
+            max_upload_bytes: 10 * 1024 * 1024,
+            leader_wait_ms: 3000,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Settings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.internal_token.expose_secret().len() >= 16,
+            "DISTCRON_INTERNAL_TOKEN must be set to a secret of at least 16 characters (shared with the managers)"
+        );
+        anyhow::ensure!(
+            self.max_upload_bytes > 0,
+            "max_upload_bytes must be positive"
+        );
+        Ok(())
+    }
+
+    /// The largest request body: a base64-encoded upload of the maximum size plus room for the
+    /// rest of the JSON.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_upload_bytes.div_ceil(3) * 4 + 64 * 1024
+    }
+}

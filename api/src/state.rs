@@ -1,0 +1,17 @@
+//! What every handler shares: cheap clones of handles on the outside systems.
+
+use crate::manager_client::ManagerClient;
+use distcron_blob::BlobStore;
+use distcron_store::Store;
+use distcron_zk::ZkSession;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub blobs: BlobStore,
+    pub zk: ZkSession,
+    pub manager: ManagerClient,
+    pub max_upload_bytes: usize,
+    /// The largest request body read; see `extract::JsonBody`.
+    pub max_body_bytes: usize,
+}
