@@ -1,0 +1,305 @@
+//! Leadership: the election loop, and what the leader does while it leads. The leader is the
+//! only writer of jobs, tasks and assignments; while it leads it keeps ZooKeeper converged on
+//! MySQL with a reconcile loop that every worker change wakes up.
+
+use crate::plan::{self, Op, Placement};
+use crate::reconcile::{self, ApplyError};
+use anyhow::Context;
+use distcron_core::payload::{self, JobTask, LeaderInfo};
+use distcron_core::{JobId, UserName, layout};
+use distcron_store::{Store, hash_token};
+use distcron_zk::zk::{self, Acls, Client, LockOptions, LockPrefix, OwnedLockClient, SessionState};
+use distcron_zk::{ZkSettings, persistent};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The state of a manager that currently leads.
+pub struct Leader {
+    pub(crate) lock: OwnedLockClient,
+    pub(crate) store: Store,
+    /// Creates and finishes share it; a full resync takes it alone, so the resync's view of
+    /// MySQL and ZooKeeper is not changed under it.
+    pub(crate) ops: tokio::sync::RwLock<()>,
+    pub(crate) placement: Mutex<Placement>,
+}
+
+impl Leader {
+    pub fn client(&self) -> &Client {
+        self.lock.client()
+    }
+
+    /// Re-reads MySQL and ZooKeeper in full and repairs every difference.
+    pub async fn resync(&self) -> Result<(), ResyncError> {
+        let _exclusive = self.ops.write().await;
+        let started = std::time::Instant::now();
+        let desired: BTreeMap<JobId, JobTask> = self
+            .store
+            .active_jobs()
+            .await
+            .context("reading active jobs")?
+            .iter()
+            .map(|j| (j.id, JobTask::from(j)))
+            .collect();
+        let observed = reconcile::observe(self.client())
+            .await
+            .context("reading ZooKeeper")?;
+        let (ops, placement) = plan::plan(&desired, &observed);
+        let failed = match reconcile::apply(&self.lock, &ops).await {
+            Ok(failed) => failed,
+            Err(ApplyError::LostLeadership) => return Err(ResyncError::LostLeadership),
+            Err(e) => {
+                return Err(anyhow::Error::from(e)
+                    .context("applying the reconcile plan")
+                    .into());
+            }
+        };
+        *self.placement.lock().unwrap_or_else(|p| p.into_inner()) = placement;
+        let moved = ops
+            .iter()
+            .filter(|op| matches!(op, Op::Assign { from: Some(_), .. }))
+            .count();
+        tracing::info!(
+            jobs = desired.len(),
+            workers = observed.live.len(),
+            operations = ops.len(),
+            moved,
+            failed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "resync done"
+        );
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResyncError {
+    #[error("leadership lost")]
+    LostLeadership,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Where the current leadership, if any, is published to the HTTP handlers. Cleared the
+/// moment the session is in doubt, so this manager stops acting as leader at once.
+#[derive(Clone, Default)]
+pub struct LeaderSlot(Arc<RwLock<Option<Arc<Leader>>>>);
+
+impl LeaderSlot {
+    pub fn get(&self) -> Option<Arc<Leader>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn set(&self, leader: Option<Arc<Leader>>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = leader;
+    }
+}
+
+pub struct Election {
+    pub zookeeper: ZkSettings,
+    pub info: LeaderInfo,
+    pub store: Store,
+    pub slot: LeaderSlot,
+    pub resync_interval: Duration,
+    pub run_lease: Duration,
+    pub bootstrap_admin_token_file: Option<PathBuf>,
+}
+
+impl Election {
+    /// Contends for leadership, leads while it holds it, and starts over with a new session
+    /// when one expires. Runs until cancelled; on cancellation it gives leadership up.
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        loop {
+            let Some(client) = distcron_zk::connect_retrying(&self.zookeeper, &cancel).await else {
+                return Ok(());
+            };
+            if let Err(e) = self.session(&client, &cancel).await {
+                tracing::warn!(error = format!("{e:#}"), "leadership session ended");
+            }
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One ZooKeeper session: contend, then lead until the session is lost.
+    async fn session(&self, client: &Client, cancel: &CancellationToken) -> anyhow::Result<()> {
+        let mut states = client.state_watcher();
+        let data = payload::encode(&self.info);
+        let prefix = LockPrefix::new_curator(layout::ELECTION, layout::ELECTION_NAME)?;
+        let options = LockOptions::new(Acls::anyone_all()).with_ancestor_options(persistent())?;
+        tracing::info!(manager = %self.info.manager_id, "contending for leadership");
+        let lock = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            lock = client.lock(prefix, &data, options) => lock.context("contending for leadership")?,
+        };
+        let leader = Arc::new(Leader {
+            lock: lock.into_owned(),
+            store: self.store.clone(),
+            ops: tokio::sync::RwLock::new(()),
+            placement: Mutex::new(Placement::default()),
+        });
+        tracing::info!(manager = %self.info.manager_id, lock = leader.lock.lock_path(), "became the leader");
+        loop {
+            // Lead until the session is in doubt.
+            self.slot.set(Some(leader.clone()));
+            let lead = self.lead(&leader);
+            let state = tokio::select! {
+                _ = cancel.cancelled() => {
+                    self.slot.set(None);
+                    self.resign(&leader).await;
+                    return Ok(());
+                }
+                s = states.changed() => s,
+                r = lead => {
+                    self.slot.set(None);
+                    return r;
+                }
+            };
+            self.slot.set(None);
+            match state {
+                SessionState::Disconnected => {
+                    tracing::warn!(
+                        "ZooKeeper disconnected: no longer acting as leader until the session is confirmed"
+                    );
+                }
+                SessionState::SyncConnected => continue,
+                terminal => {
+                    anyhow::bail!("ZooKeeper session ended ({terminal:?}): leadership lost")
+                }
+            }
+            // Wait for the session's fate. If it survived, our election znode did too (it is
+            // ephemeral), so we still lead; resume with a full resync.
+            loop {
+                let state = tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    s = states.changed() => s,
+                };
+                match state {
+                    SessionState::SyncConnected => break,
+                    SessionState::Disconnected => continue,
+                    terminal => {
+                        anyhow::bail!("ZooKeeper session ended ({terminal:?}): leadership lost")
+                    }
+                }
+            }
+            match client.check_stat(leader.lock.lock_path()).await {
+                Ok(Some(_)) => tracing::info!("session confirmed; leading again"),
+                Ok(None) => anyhow::bail!("election znode gone: leadership lost"),
+                Err(e) => return Err(e).context("confirming leadership"),
+            }
+        }
+    }
+
+    /// The leader's work: keep ZooKeeper converged on MySQL, waking on worker changes.
+    async fn lead(&self, leader: &Leader) -> anyhow::Result<()> {
+        let wake = Arc::new(Notify::new());
+        let watch = watch_workers(leader.client().clone(), wake.clone());
+        let reconcile = async {
+            let mut bootstrapped = self.bootstrap_admin_token_file.is_none();
+            loop {
+                if !bootstrapped {
+                    match self.bootstrap_admin(&leader.store).await {
+                        Ok(()) => bootstrapped = true,
+                        Err(e) => tracing::warn!(
+                            error = format!("{e:#}"),
+                            "bootstrap admin not set yet; retrying"
+                        ),
+                    }
+                }
+                match leader.resync().await {
+                    Ok(()) => {}
+                    Err(ResyncError::LostLeadership) => {
+                        anyhow::bail!("leadership lost during resync")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = format!("{e:#}"), "resync failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                }
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(self.resync_interval) => {}
+                }
+            }
+        };
+        let reaper = crate::reaper::reap(leader, self.run_lease);
+        tokio::select! {
+            r = watch => r,
+            r = reconcile => r,
+            r = reaper => r,
+        }
+    }
+
+    async fn bootstrap_admin(&self, store: &Store) -> anyhow::Result<()> {
+        let Some(path) = &self.bootstrap_admin_token_file else {
+            return Ok(());
+        };
+        let token = tokio::fs::read_to_string(path).await.with_context(|| {
+            format!("reading the bootstrap admin token from {}", path.display())
+        })?;
+        let token = token.trim();
+        anyhow::ensure!(
+            token.len() >= 16,
+            "bootstrap admin token in {} is too short",
+            path.display()
+        );
+        let admin = UserName::parse("admin")?;
+        if store
+            .ensure_bootstrap_admin(&admin, &hash_token(token))
+            .await?
+        {
+            tracing::info!(user = "admin", "bootstrap admin token installed");
+        }
+        Ok(())
+    }
+
+    /// Gives leadership up on purpose, so a standby takes over now rather than after the
+    /// session times out.
+    async fn resign(&self, leader: &Leader) {
+        match tokio::time::timeout(
+            Duration::from_secs(2),
+            leader.client().delete(leader.lock.lock_path(), None),
+        )
+        .await
+        {
+            Ok(Ok(())) | Ok(Err(zk::Error::NoNode)) => tracing::info!("resigned leadership"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not resign leadership; it ends with the session")
+            }
+            Err(_) => tracing::warn!("timed out resigning leadership; it ends with the session"),
+        }
+    }
+}
+
+/// Wakes the reconcile loop whenever the set of registered workers changes. Errors (a lost
+/// connection) are retried: the session loop, not this task, decides when leadership ends.
+async fn watch_workers(client: Client, wake: Arc<Notify>) -> anyhow::Result<()> {
+    let mut unwatched = false;
+    loop {
+        let watcher = match client.get_and_watch_children(layout::WORKERS).await {
+            Ok((_children, _stat, watcher)) => watcher,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot watch worker registrations yet");
+                unwatched = true;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        if std::mem::take(&mut unwatched) {
+            // Something may have changed while no watch was set.
+            wake.notify_one();
+        }
+        let event = watcher.changed().await;
+        if event.event_type == zk::EventType::Session {
+            // The session state changed; the session loop handles it. Avoid spinning.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        tracing::info!(event = ?event.event_type, "worker registrations changed");
+        wake.notify_one();
+    }
+}

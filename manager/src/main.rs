@@ -1,0 +1,38 @@
+//! `distcron-manager`: the leader-elected manager. `distcron-manager migrate` prepares the
+//! database and exits.
+
+use clap::{Parser, Subcommand};
+use distcron_manager::Settings;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(version, about = "distcron's leader-elected manager")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the manager (the default).
+    Run,
+    /// Create the database if missing, apply the migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings: Settings = distcron_service::load_settings()?;
+    distcron_service::init_tracing(settings.log_format);
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Migrate => distcron_manager::migrate(&settings).await,
+        Command::Run => {
+            settings.validate()?;
+            let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
+            let app = distcron_manager::Manager::build(settings, listener).await?;
+            app.run(distcron_service::shutdown_signal(), Duration::from_secs(10))
+                .await
+        }
+    }
+}

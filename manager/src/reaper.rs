@@ -1,0 +1,57 @@
+//! The reaper: finds runs whose worker is gone. A run is declared interrupted only when both
+//! hold: its lease has not been renewed for a whole lease period, and its worker's registration
+//! is gone or belongs to another life of that worker. A registration disappears only when the
+//! session has expired cluster-wide, and a worker stops its runs before its lease could go
+//! stale, so by then the run is not running anywhere. The retry, if the job allows one, is
+//! queued in the same transaction, for whichever worker owns the job.
+
+use crate::leader::Leader;
+use crate::reconcile;
+use distcron_store::JobStatusChange;
+use std::time::Duration;
+
+pub async fn reap(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = reap_once(leader, lease).await {
+            tracing::warn!(error = format!("{e:#}"), "cannot look for interrupted runs");
+        }
+    }
+}
+
+async fn reap_once(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
+    let stale = leader.store.stale_runs(lease).await?;
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let live = reconcile::registrations(leader.client()).await?;
+    for run in stale {
+        let worker = run.worker_id.clone().unwrap_or_default();
+        let alive = live
+            .get(&worker)
+            .and_then(|r| r.as_ref())
+            .is_some_and(|r| Some(r.incarnation.to_string()) == run.incarnation);
+        if alive {
+            // Its worker lives and says nothing: it may be cut off from MySQL only. It fences
+            // itself if it loses ZooKeeper too; until then the run is its own.
+            continue;
+        }
+        let retry = run.retry_interrupted && run.attempt == 1;
+        let reason = format!(
+            "interrupted: worker {worker} stopped while the run was in flight (its session expired)"
+        );
+        if leader.store.interrupt_run(&run, &reason, retry).await? {
+            tracing::warn!(run_id = %run.id, job_id = %run.job_id, worker = %worker, attempt = run.attempt, retry, "run interrupted");
+            if !retry && run.schedule == "@once" {
+                let job = run.job_id.parse()?;
+                leader
+                    .store
+                    .apply_job_status(&[(job, JobStatusChange::Finished)])
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
