@@ -1,0 +1,528 @@
+//! Starting and supervising one run: the process (as the right user, in its own process group
+//! and cgroup, with a cleared environment), its captured output, its timeout, and ending its
+//! whole process tree.
+
+pub mod cgroup;
+mod output;
+pub mod spawn;
+
+use crate::guardian::Guardian;
+use cgroup::{CgroupRoot, RunCgroup};
+use chrono::{DateTime, SecondsFormat, Utc};
+use distcron_core::RunStatus;
+use distcron_core::payload::JobTask;
+use distcron_store::Output;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::watch;
+
+/// PATH for every run.
+pub const RUN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A local account runs execute as.
+#[derive(Clone, Debug)]
+pub struct RunUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+    /// Where runs start: the home directory if it exists, else /tmp.
+    pub cwd: PathBuf,
+}
+
+impl RunUser {
+    pub fn lookup(name: &str) -> Result<RunUser, String> {
+        let user = nix::unistd::User::from_name(name)
+            .map_err(|e| format!("cannot look up user `{name}`: {e}"))?
+            .ok_or_else(|| format!("no user `{name}` on this worker"))?;
+        let cwd = if user.dir.is_dir() {
+            user.dir.clone()
+        } else {
+            PathBuf::from("/tmp")
+        };
+        Ok(RunUser {
+            name: user.name,
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+            home: user.dir,
+            cwd,
+        })
+    }
+}
+
+/// Why a run was stopped before it ended by itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// `concurrency: replace`: a newer tick took its place.
+    Replaced(DateTime<Utc>),
+    /// The worker lost contact with both ZooKeeper and MySQL for longer than the fence.
+    Fenced,
+    /// The worker is shutting down and the grace period is over.
+    Shutdown,
+}
+
+/// What the worker keeps of a run in flight.
+#[derive(Clone)]
+pub struct RunControl {
+    stop: watch::Sender<Option<Stop>>,
+}
+
+impl RunControl {
+    pub fn stop(&self, why: Stop) {
+        self.stop.send_if_modified(|s| {
+            if s.is_none() {
+                *s = Some(why);
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+/// What a run needs to know about itself.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    pub run_id: distcron_core::RunId,
+    pub task: Arc<JobTask>,
+    pub scheduled_at: DateTime<Utc>,
+    pub attempt: u16,
+}
+
+/// What to execute.
+#[derive(Clone, Debug)]
+pub enum Program {
+    /// A command line for `/bin/sh -c`.
+    Shell(String),
+    /// A verified executable file.
+    File(PathBuf),
+}
+
+/// How a run ended.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    pub status: RunStatus,
+    pub reason: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: DateTime<Utc>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub output: Option<Output>,
+}
+
+impl Finished {
+    /// A run that never started a process.
+    pub fn not_started(status: RunStatus, reason: impl Into<String>) -> Finished {
+        Finished {
+            status,
+            reason: Some(reason.into()),
+            started_at: None,
+            finished_at: Utc::now(),
+            exit_code: None,
+            signal: None,
+            output: None,
+        }
+    }
+}
+
+/// Everything runs share.
+pub struct Executor {
+    pub worker_id: String,
+    default_user: String,
+    users: Mutex<HashMap<String, Result<RunUser, String>>>,
+    can_switch_user: bool,
+    cgroups: Option<CgroupRoot>,
+    max_output: usize,
+    kill_grace: Duration,
+    guardian: Option<Guardian>,
+    /// Every run's stdin.
+    devnull: std::fs::File,
+}
+
+/// A started process.
+pub struct Started {
+    process: Process,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+    pgid: i32,
+    cgroup: Option<RunCgroup>,
+    started_at: DateTime<Utc>,
+}
+
+/// A child process, awaited through its pidfd.
+struct Process {
+    pidfd: AsyncFd<OwnedFd>,
+    status: Option<std::process::ExitStatus>,
+}
+
+impl Process {
+    /// Waits for the process to exit and reaps it.
+    async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(status) = self.status {
+            return Ok(status);
+        }
+        loop {
+            let mut ready = self.pidfd.readable().await?;
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG;
+            match waitid(Id::PIDFd(self.pidfd.get_ref().as_fd()), flags) {
+                Ok(WaitStatus::Exited(_, code)) => {
+                    self.status = Some(std::process::ExitStatus::from_raw(code << 8));
+                }
+                Ok(WaitStatus::Signaled(_, signal, core)) => {
+                    self.status = Some(std::process::ExitStatus::from_raw(
+                        signal as i32 | if core { 0x80 } else { 0 },
+                    ));
+                }
+                Ok(_) => {
+                    ready.clear_ready();
+                    continue;
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            return self
+                .status
+                .ok_or_else(|| std::io::Error::other("no exit status"));
+        }
+    }
+}
+
+impl Executor {
+    pub fn new(
+        worker_id: String,
+        default_user: String,
+        cgroups: Option<CgroupRoot>,
+        max_output: usize,
+        kill_grace: Duration,
+        guardian: Option<Guardian>,
+    ) -> Executor {
+        Executor {
+            worker_id,
+            default_user,
+            users: Mutex::new(HashMap::new()),
+            can_switch_user: nix::unistd::geteuid().is_root(),
+            cgroups,
+            max_output,
+            kill_grace,
+            guardian,
+            devnull: std::fs::File::open("/dev/null").expect("/dev/null exists"),
+        }
+    }
+
+    pub fn uses_cgroups(&self) -> bool {
+        self.cgroups.is_some()
+    }
+
+    fn user(&self, name: &str) -> Result<RunUser, String> {
+        let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        users
+            .entry(name.to_string())
+            .or_insert_with(|| RunUser::lookup(name))
+            .clone()
+    }
+
+    /// The environment of a run: nothing of the worker's own, a few basics, and the run's
+    /// identity, which jobs can use as a fencing token.
+    fn environment(&self, spec: &RunSpec, user: Option<&RunUser>) -> Vec<(String, String)> {
+        let (name, home) = match user {
+            Some(u) => (u.name.clone(), u.home.display().to_string()),
+            None => ("root".to_string(), "/root".to_string()),
+        };
+        let mut env = vec![
+            ("PATH".into(), RUN_PATH.into()),
+            ("HOME".into(), home),
+            ("USER".into(), name.clone()),
+            ("LOGNAME".into(), name),
+            ("SHELL".into(), "/bin/sh".into()),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("TZ".into(), spec.task.spec.timezone.name().into()),
+            ("DISTCRON_JOB_ID".into(), spec.task.id.to_string()),
+            ("DISTCRON_RUN_ID".into(), spec.run_id.to_string()),
+            (
+                "DISTCRON_SCHEDULED_AT".into(),
+                // Whole seconds for cron ticks; a one-shot job's tick keeps its fraction, so the
+                // value always names the run's row exactly.
+                spec.scheduled_at
+                    .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            ),
+            ("DISTCRON_ATTEMPT".into(), spec.attempt.to_string()),
+            ("DISTCRON_WORKER_ID".into(), self.worker_id.clone()),
+        ];
+        if let Some(n) = &spec.task.spec.name {
+            env.push(("DISTCRON_JOB_NAME".into(), n.clone()));
+        }
+        env
+    }
+
+    /// Starts the process. Synchronous (a `clone` and an `exec`, see `spawn`), so the scheduler
+    /// can start the runs of an instant back to back.
+    pub fn start(&self, spec: &RunSpec, program: &Program) -> Result<Started, String> {
+        let job = &spec.task.spec;
+        let user = if job.privileged {
+            None
+        } else {
+            let name = job.run_as.as_deref().unwrap_or(&self.default_user);
+            Some(self.user(name)?)
+        };
+        if job.privileged && !self.can_switch_user {
+            return Err("privileged jobs need the worker to run as root".into());
+        }
+        let cstring = |s: &str| CString::new(s).map_err(|_| format!("`{s}` contains a NUL byte"));
+        let (file, args) = match program {
+            Program::Shell(line) => (
+                "/bin/sh".to_string(),
+                vec![cstring("/bin/sh")?, cstring("-c")?, cstring(line)?],
+            ),
+            Program::File(path) => {
+                let path = path.display().to_string();
+                (path.clone(), vec![cstring(&path)?])
+            }
+        };
+        let env = self
+            .environment(spec, user.as_ref())
+            .into_iter()
+            .map(|(k, v)| cstring(&format!("{k}={v}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let cwd = user
+            .as_ref()
+            .map(|u| u.cwd.clone())
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        let cwd = cstring(&cwd.display().to_string())?;
+        let pipe = || {
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("cannot create a pipe: {e}"))
+        };
+        let (stdout_read, stdout_write) = pipe()?;
+        let (stderr_read, stderr_write) = pipe()?;
+        let cgroup = match &self.cgroups {
+            Some(root) => match root.create() {
+                Ok(created) => Some(created),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot create a run cgroup; using its process group only");
+                    None
+                }
+            },
+            None => None,
+        };
+        let program_c = cstring(&file)?;
+        let spawned = spawn::spawn(&spawn::Request {
+            program: &program_c,
+            args: &args,
+            env: &env,
+            cwd: &cwd,
+            user: user
+                .as_ref()
+                .filter(|_| self.can_switch_user)
+                .map(|u| (u.uid, u.gid)),
+            cgroup_procs: cgroup.as_ref().map(|cg| cg.procs()),
+            stdin: self.devnull.as_fd(),
+            stdout: stdout_write.as_fd(),
+            stderr: stderr_write.as_fd(),
+        });
+        drop((stdout_write, stderr_write));
+        let spawned = match spawned {
+            Ok(s) => s,
+            Err(e) => {
+                if let (Some(cg), Some(root)) = (cgroup, &self.cgroups) {
+                    root.release_now(cg);
+                }
+                return Err(match program {
+                    Program::Shell(_) => format!("cannot start /bin/sh: {e}"),
+                    Program::File(p) => format!("cannot start {}: {e}", p.display()),
+                });
+            }
+        };
+        // SAFETY: an `OwnedFd` owns its descriptor and always reports the same one.
+        #[allow(unsafe_code)]
+        let pidfd = unsafe { AsyncFd::register(spawned.pidfd) }
+            .map_err(|e| format!("cannot watch the process: {}", e.into_parts().1))?;
+        if let Some(g) = &self.guardian {
+            g.started(spawned.pid);
+        }
+        Ok(Started {
+            process: Process {
+                pidfd,
+                status: None,
+            },
+            stdout: Some(stdout_read),
+            stderr: Some(stderr_read),
+            pgid: spawned.pid,
+            cgroup,
+            started_at: Utc::now(),
+        })
+    }
+
+    /// A new control for a run about to start.
+    pub fn control() -> (RunControl, watch::Receiver<Option<Stop>>) {
+        let (tx, rx) = watch::channel(None);
+        (RunControl { stop: tx }, rx)
+    }
+
+    /// Waits for the run to end (by itself, by its timeout, or stopped), ends whatever it left
+    /// behind, and reports how it ended.
+    pub async fn supervise(
+        &self,
+        spec: &RunSpec,
+        mut started: Started,
+        mut stop: watch::Receiver<Option<Stop>>,
+    ) -> Finished {
+        let reader = |fd: Option<OwnedFd>| {
+            fd.and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok())
+        };
+        let stdout = reader(started.stdout.take());
+        let stderr = reader(started.stderr.take());
+        let limit = self.max_output;
+        let out = tokio::spawn(output::capture(stdout, limit));
+        let err = tokio::spawn(output::capture(stderr, limit));
+
+        let timeout = spec
+            .task
+            .spec
+            .timeout_seconds
+            .map(|s| Duration::from_secs(u64::from(s)));
+        let deadline = async {
+            match timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut why: Option<Result<Stop, Duration>> = None;
+        let status = tokio::select! {
+            s = started.process.wait() => s,
+            _ = deadline => {
+                why = Some(Err(timeout.unwrap_or_default()));
+                self.terminate(&mut started).await
+            }
+            _ = async {
+                // A dropped control means nobody can stop the run any more: wait for its end.
+                if stop.wait_for(Option::is_some).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                why = stop.borrow().clone().map(Ok);
+                self.terminate(&mut started).await
+            }
+        };
+        // The run ends with its main process: anything it left behind goes too.
+        self.kill_tree(&started);
+        let finished_at = Utc::now();
+        let (stdout, stdout_truncated) = collect(out).await;
+        let (stderr, stderr_truncated) = collect(err).await;
+        if let (Some(cg), Some(root)) = (started.cgroup.take(), &self.cgroups) {
+            root.release(cg).await;
+        }
+        if let Some(g) = &self.guardian {
+            g.ended(started.pgid);
+        }
+        let output = Some(Output {
+            stdout,
+            stderr,
+            stdout_truncated,
+            stderr_truncated,
+        });
+        let (exit_code, signal) = match &status {
+            Ok(s) => (s.code(), std::os::unix::process::ExitStatusExt::signal(s)),
+            Err(_) => (None, None),
+        };
+        let (status, reason) = match (why, &status) {
+            (Some(Err(t)), _) => (
+                RunStatus::TimedOut,
+                Some(format!(
+                    "timed out after {} s; its process tree was killed",
+                    t.as_secs()
+                )),
+            ),
+            (Some(Ok(Stop::Replaced(next))), _) => (
+                RunStatus::Killed,
+                Some(format!(
+                    "replaced by the run for {}",
+                    next.to_rfc3339_opts(SecondsFormat::Secs, true)
+                )),
+            ),
+            (Some(Ok(Stop::Fenced)), _) => (
+                RunStatus::Interrupted,
+                Some("stopped: the worker lost contact with ZooKeeper and MySQL".into()),
+            ),
+            (Some(Ok(Stop::Shutdown)), _) => (
+                RunStatus::Interrupted,
+                Some("stopped: the worker shut down before the run ended".into()),
+            ),
+            (None, Err(e)) => (
+                RunStatus::Failed,
+                Some(format!("lost track of the process: {e}")),
+            ),
+            (None, Ok(_)) => match (exit_code, signal) {
+                (Some(0), _) => (RunStatus::Succeeded, None),
+                (Some(code), _) => (RunStatus::Failed, Some(format!("exit code {code}"))),
+                (None, Some(sig)) => (
+                    RunStatus::Failed,
+                    Some(format!("killed by signal {}", signal_name(sig))),
+                ),
+                (None, None) => (RunStatus::Failed, Some("ended without an exit code".into())),
+            },
+        };
+        Finished {
+            status,
+            reason,
+            started_at: Some(started.started_at),
+            finished_at,
+            exit_code,
+            signal,
+            output,
+        }
+    }
+
+    /// SIGTERM to the whole tree, then SIGKILL after the grace period.
+    async fn terminate(&self, started: &mut Started) -> std::io::Result<std::process::ExitStatus> {
+        let _ = killpg(Pid::from_raw(started.pgid), Signal::SIGTERM);
+        if let Some(cg) = &started.cgroup {
+            // Processes that left the group (setsid) are still in the cgroup.
+            if let Ok(pids) = std::fs::read_to_string(cg_procs(cg)) {
+                for pid in pids.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+                }
+            }
+        }
+        match tokio::time::timeout(self.kill_grace, started.process.wait()).await {
+            Ok(status) => status,
+            Err(_) => {
+                self.kill_tree(started);
+                started.process.wait().await
+            }
+        }
+    }
+
+    fn kill_tree(&self, started: &Started) {
+        let _ = killpg(Pid::from_raw(started.pgid), Signal::SIGKILL);
+        if let Some(cg) = &started.cgroup {
+            cg.kill();
+        }
+    }
+}
+
+fn cg_procs(cg: &RunCgroup) -> PathBuf {
+    cg.path().join("cgroup.procs")
+}
+
+async fn collect(task: tokio::task::JoinHandle<(Vec<u8>, bool)>) -> (Vec<u8>, bool) {
+    // Without a cgroup, a `setsid` escapee may hold the pipe open: do not wait for it forever.
+    match tokio::time::timeout(Duration::from_secs(2), task).await {
+        Ok(Ok(r)) => r,
+        _ => (Vec::new(), true),
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    Signal::try_from(sig)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| sig.to_string())
+}

@@ -1,0 +1,327 @@
+//! distcron's worker: one per node. It registers itself in ZooKeeper, schedules the jobs
+//! assigned to it with an in-process crontab-style scheduler, writes each tick's run row before
+//! it starts anything, runs jobs as the right user in their own process group and cgroup, and
+//! records every outcome. It launches only while it is sure its session is alive, and fences
+//! itself (and, through its guardian, its runs) when it is not.
+
+pub mod cache;
+pub mod exec;
+pub mod gate;
+pub mod guardian;
+pub mod inflight;
+pub mod recorder;
+pub mod registration;
+pub mod scheduler;
+pub mod session;
+pub mod settings;
+pub mod ticks;
+pub mod upkeep;
+
+pub use settings::{CgroupMode, Settings};
+
+use anyhow::Context;
+use axum::Json;
+use axum::routing::get;
+use chrono::Utc;
+use distcron_blob::BlobStore;
+use distcron_core::payload::WorkerRegistration;
+use distcron_service::Supervisor;
+use distcron_store::{Claimant, Store};
+use exec::Executor;
+use exec::cgroup::CgroupRoot;
+use gate::Gate;
+use guardian::Guardian;
+use inflight::InFlight;
+use recorder::Recorder;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// What must exist before the process starts any thread: the runs' cgroup and the guardian
+/// (a fork).
+pub struct Prepared {
+    pub cgroups: Option<CgroupRoot>,
+    pub guardian: Option<Guardian>,
+}
+
+/// Call from `main` before the async runtime starts.
+pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
+    raise_open_files_limit();
+    let cgroups = match settings.cgroups {
+        CgroupMode::Off => None,
+        CgroupMode::Auto => {
+            let name = format!(
+                "{}.{}",
+                settings
+                    .zookeeper
+                    .chroot
+                    .trim_matches('/')
+                    .replace('/', "_"),
+                settings.worker_id
+            );
+            match CgroupRoot::prepare(&name) {
+                Ok(root) => Some(root),
+                Err(why) => {
+                    tracing::warn!(%why, "no cgroup v2 for runs: a job that leaves its process group with setsid survives its timeout");
+                    None
+                }
+            }
+        }
+    };
+    let guardian = Guardian::spawn(
+        settings.fence_after(),
+        cgroups.as_ref().map(|c| c.dir().to_path_buf()),
+    )
+    .context("starting the run guardian")?;
+    Ok(Prepared {
+        cgroups,
+        guardian: Some(guardian),
+    })
+}
+
+/// Each run holds two pipes: allow thousands at once.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        tracing::warn!(error = %e, soft, "cannot raise the open files limit");
+    }
+}
+
+pub struct Worker {
+    supervisor: Supervisor,
+    local_addr: SocketAddr,
+    gate: Arc<Gate>,
+    inflight: Arc<InFlight>,
+    recorder: Recorder,
+    shutdown_grace: Duration,
+    kill_grace: Duration,
+}
+
+impl Worker {
+    pub async fn build(
+        settings: Settings,
+        listener: TcpListener,
+        prepared: Prepared,
+    ) -> anyhow::Result<Worker> {
+        let local_addr = listener.local_addr()?;
+        std::fs::create_dir_all(&settings.work_dir).with_context(|| {
+            format!(
+                "creating the work directory {}",
+                settings.work_dir.display()
+            )
+        })?;
+        let store = Store::connect_lazy(&settings.mysql)?;
+        let blobs = BlobStore::new(&settings.s3).await;
+        let cache = Arc::new(
+            cache::BlobCache::new(settings.work_dir.join("cache"), blobs)
+                .context("creating the executable cache")?,
+        );
+        let incarnation = uuid::Uuid::new_v4();
+        let claimant = Claimant {
+            worker_id: settings.worker_id.clone(),
+            incarnation: incarnation.to_string(),
+        };
+        let registration = WorkerRegistration {
+            id: settings.worker_id.clone(),
+            host: nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_default(),
+            addr: Some(format!("http://{local_addr}")),
+            capacity: settings.capacity,
+            incarnation,
+            started_at: Utc::now(),
+        };
+        if !nix::unistd::geteuid().is_root() {
+            tracing::warn!(
+                "not running as root: jobs run as this worker's own user, and privileged jobs fail"
+            );
+        }
+        let executor = Arc::new(Executor::new(
+            settings.worker_id.clone(),
+            settings.run_user.clone(),
+            prepared.cgroups,
+            settings.max_output_bytes,
+            Duration::from_millis(settings.kill_grace_ms),
+            prepared.guardian.clone(),
+        ));
+        let gate = Arc::new(Gate::new());
+        let inflight = Arc::new(InFlight::default());
+        let (recorder, records) = Recorder::new();
+        let (commands, command_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (adopter, adopter_rx) = tokio::sync::mpsc::unbounded_channel();
+        let registered = Arc::new(AtomicBool::new(false));
+        let scheduler = scheduler::Scheduler::new(
+            store.clone(),
+            executor.clone(),
+            cache,
+            recorder.clone(),
+            inflight.clone(),
+            gate.clone(),
+            claimant.clone(),
+            Duration::from_secs(2),
+            Duration::from_millis(settings.claim_lead_ms),
+            commands.clone(),
+            adopter,
+        );
+        let session = session::Session {
+            zookeeper: settings.zookeeper.clone(),
+            registration,
+            gate: gate.clone(),
+            scheduler: commands.clone(),
+            registered: registered.clone(),
+        };
+
+        let status = {
+            let gate = gate.clone();
+            let inflight = inflight.clone();
+            let registered = registered.clone();
+            let worker_id = settings.worker_id.clone();
+            let cgroups = executor.uses_cgroups();
+            axum::Router::new().route(
+                "/healthz",
+                get(move || {
+                    let body = serde_json::json!({
+                        "status": "ok",
+                        "worker_id": worker_id,
+                        "incarnation": incarnation,
+                        "registered": registered.load(Ordering::Acquire),
+                        "launching": gate.check().err().map(|c| c.0).map_or(serde_json::Value::Bool(true), |reason| serde_json::json!({ "paused": reason })),
+                        "running": inflight.len(),
+                        "cgroups": cgroups,
+                    });
+                    async move { Json(body) }
+                }),
+            )
+        };
+
+        let mut supervisor = Supervisor::new();
+        let token = supervisor.token();
+        let lease = Duration::from_millis(settings.run_lease_ms);
+        supervisor.spawn("session", session.run(token.clone()));
+        supervisor.spawn("scheduler", scheduler.run(command_rx, token.clone()));
+        supervisor.spawn(
+            "adopter",
+            scheduler::run_adopter(store.clone(), adopter_rx, commands.clone(), token.clone()),
+        );
+        supervisor.spawn(
+            "recorder",
+            recorder.clone().run(store.clone(), records, token.clone()),
+        );
+        supervisor.spawn(
+            "leases",
+            upkeep::renew_leases(
+                store.clone(),
+                claimant.clone(),
+                gate.clone(),
+                lease,
+                token.clone(),
+            ),
+        );
+        supervisor.spawn(
+            "orphans",
+            upkeep::sweep_orphans(store.clone(), claimant, commands.clone(), token.clone()),
+        );
+        supervisor.spawn(
+            "fence",
+            upkeep::fence(
+                gate.clone(),
+                inflight.clone(),
+                prepared.guardian,
+                settings.fence_after(),
+                token.clone(),
+            ),
+        );
+        supervisor.spawn(
+            "clock",
+            upkeep::check_clock(
+                store.clone(),
+                gate.clone(),
+                Duration::from_millis(settings.max_clock_skew_ms),
+                token.clone(),
+            ),
+        );
+        supervisor.spawn(
+            "retries",
+            upkeep::poll_retries(store, commands, gate.clone(), token.clone()),
+        );
+        supervisor.spawn("http", async move {
+            axum::serve(listener, status)
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await
+                .context("status server")
+        });
+        tracing::info!(worker = %settings.worker_id, %incarnation, cgroups = executor.uses_cgroups(), "listening on {local_addr}");
+        Ok(Worker {
+            supervisor,
+            local_addr,
+            gate,
+            inflight,
+            recorder,
+            shutdown_grace: Duration::from_millis(settings.shutdown_grace_ms),
+            kill_grace: Duration::from_millis(settings.kill_grace_ms),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Runs until `shutdown`, then stops taking ticks, lets running jobs finish within the
+    /// grace period, stops the rest (recorded as interrupted, retried elsewhere if the job
+    /// allows), writes every outcome, and closes the session last.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()>,
+        grace: Duration,
+    ) -> anyhow::Result<()> {
+        let Worker {
+            supervisor,
+            gate,
+            inflight,
+            recorder,
+            shutdown_grace,
+            kill_grace,
+            ..
+        } = self;
+        let drain = async move {
+            shutdown.await;
+            gate.shut_down();
+            let running = inflight.len();
+            tracing::info!(
+                running,
+                grace_ms = shutdown_grace.as_millis() as u64,
+                "no longer taking ticks; waiting for running jobs"
+            );
+            if tokio::time::timeout(shutdown_grace, inflight.wait_empty())
+                .await
+                .is_err()
+            {
+                let n = inflight.stop_all(exec::Stop::Shutdown);
+                tracing::warn!(runs = n, "grace period over: stopping the remaining runs");
+                let _ = tokio::time::timeout(
+                    kill_grace + Duration::from_secs(3),
+                    inflight.wait_empty(),
+                )
+                .await;
+            }
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while recorder.pending() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if recorder.pending() > 0 {
+                tracing::error!(
+                    records = recorder.pending(),
+                    "leaving with run outcomes not yet written"
+                );
+            }
+        };
+        supervisor.run(drain, grace).await
+    }
+}

@@ -1,0 +1,183 @@
+//! The worker's periodic duties: renewing the leases of its runs, fencing itself when it has
+//! lost both ZooKeeper and MySQL, checking its clock against MySQL's, and picking up retries.
+
+use crate::exec::Stop;
+use crate::gate::Gate;
+use crate::guardian::Guardian;
+use crate::inflight::InFlight;
+use crate::scheduler::Command;
+use chrono::Utc;
+use distcron_store::{Claimant, Store};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Renews the lease of every run in flight, every quarter of the lease.
+pub async fn renew_leases(
+    store: Store,
+    claimant: Claimant,
+    gate: Arc<Gate>,
+    lease: Duration,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(lease / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let sent = Instant::now();
+        match store.renew_leases(&claimant).await {
+            Ok(_) => gate.mysql_ok(sent),
+            Err(e) => tracing::warn!(error = %e, "cannot renew run leases"),
+        }
+    }
+}
+
+/// Stops every run once the worker has been out of touch with both ZooKeeper and MySQL for
+/// longer than `fence_after`: by then nobody can tell its runs are alive, and they may be
+/// declared interrupted and retried elsewhere. While in touch, it tells the guardian so.
+pub async fn fence(
+    gate: Arc<Gate>,
+    inflight: Arc<InFlight>,
+    guardian: Option<Guardian>,
+    fence_after: Duration,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut fenced = false;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let silent = gate.out_of_contact_for();
+        if silent > fence_after {
+            if !fenced || !inflight.is_empty() {
+                let n = inflight.stop_all(Stop::Fenced);
+                if n > 0 || !fenced {
+                    tracing::error!(
+                        silent_ms = silent.as_millis() as u64,
+                        runs = n,
+                        "out of touch with ZooKeeper and MySQL: stopping every run"
+                    );
+                }
+                fenced = true;
+            }
+        } else {
+            if fenced {
+                tracing::info!("in touch again");
+                fenced = false;
+            }
+            if let Some(g) = &guardian {
+                g.ping();
+            }
+        }
+    }
+}
+
+/// Compares the local clock with MySQL's every few seconds; a worker whose clock is off by
+/// more than `max_skew` refuses to fire, since it would fire early or late.
+pub async fn check_clock(
+    store: Store,
+    gate: Arc<Gate>,
+    max_skew: Duration,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_problem: Option<String> = Some(String::new());
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let before = Utc::now();
+        let server = match store.server_now().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read MySQL's clock");
+                continue;
+            }
+        };
+        let after = Utc::now();
+        // MySQL read its clock somewhere in the round trip: compare with the midpoint.
+        let local = before + (after - before) / 2;
+        let skew = (local - server).num_milliseconds();
+        let tolerance = (after - before).num_milliseconds() / 2 + max_skew.as_millis() as i64;
+        let problem = (skew.abs() > tolerance).then(|| {
+            format!(
+                "clock skew: this worker's clock is {} ms {} MySQL's (limit {} ms)",
+                skew.abs(),
+                if skew > 0 { "ahead of" } else { "behind" },
+                max_skew.as_millis()
+            )
+        });
+        if problem != last_problem {
+            match &problem {
+                Some(p) => tracing::error!("{p}; refusing to fire"),
+                None => tracing::info!(skew_ms = skew, "clock agrees with MySQL"),
+            }
+            last_problem = problem.clone();
+        }
+        gate.set_clock(problem);
+    }
+}
+
+/// Looks for retries whose time has come and hands them to the scheduler.
+pub async fn poll_retries(
+    store: Store,
+    scheduler: mpsc::UnboundedSender<Command>,
+    gate: Arc<Gate>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        if !gate.is_open() {
+            continue;
+        }
+        match store.due_retries().await {
+            Ok(runs) if !runs.is_empty() => {
+                if scheduler.send(Command::Retries(runs)).is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "cannot look for retries"),
+        }
+    }
+}
+
+/// Every half minute, hands the scheduler this worker's rows that MySQL has as running and that
+/// were claimed over a minute ago, so that none claimed but never started stays `running`.
+pub async fn sweep_orphans(
+    store: Store,
+    claimant: Claimant,
+    scheduler: mpsc::UnboundedSender<Command>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        match store.own_running(&claimant, Duration::from_secs(60)).await {
+            Ok(rows) if !rows.is_empty() => {
+                if scheduler.send(Command::Orphans(rows)).is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "cannot look for unstarted runs"),
+        }
+    }
+}
