@@ -1,0 +1,551 @@
+//! `TestCluster`: a whole distcron cluster as processes (API servers, managers, workers and
+//! HAProxy), isolated from every other test by its own database, ZooKeeper chroot, S3 key
+//! prefix and ports.
+
+use crate::client::ApiClient;
+use crate::process::{Proc, Spec};
+use crate::{eventually, free_port, infra, unique_name};
+use nix::sys::signal::Signal;
+use rand::RngCore;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The shared test bucket; clusters keep apart by key prefix.
+pub const TEST_BUCKET: &str = "distcron-test";
+
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    pub apis: usize,
+    pub managers: usize,
+    pub workers: usize,
+    /// HAProxy in front of the API servers (its config has two servers).
+    pub haproxy: bool,
+    pub session_timeout_ms: u64,
+    /// MySQL server URL (no database) instead of the shared one.
+    pub mysql: Option<String>,
+    /// ZooKeeper servers instead of the shared one.
+    pub zookeeper: Option<String>,
+    /// S3 endpoint URL instead of the shared one (with the test bucket, e.g. `PrivateS3`'s).
+    pub s3: Option<String>,
+    /// Extra `DISTCRON_*` settings for every worker.
+    pub worker_env: Vec<(String, String)>,
+    /// Extra settings for every API server.
+    pub api_env: Vec<(String, String)>,
+    /// Extra settings for every manager.
+    pub manager_env: Vec<(String, String)>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            apis: 2,
+            managers: 2,
+            workers: 3,
+            haproxy: true,
+            session_timeout_ms: 4000,
+            mysql: None,
+            zookeeper: None,
+            s3: None,
+            worker_env: vec![],
+            api_env: vec![],
+            manager_env: vec![],
+        }
+    }
+}
+
+pub struct TestCluster {
+    pub name: String,
+    pub options: ClusterOptions,
+    pub mysql_server: String,
+    pub database: String,
+    pub zk_servers: String,
+    pub chroot: String,
+    pub s3_endpoint: String,
+    pub s3_prefix: String,
+    pub admin_token: String,
+    pub dir: PathBuf,
+    procs: BTreeMap<String, Proc>,
+    ports: BTreeMap<String, u16>,
+    common_env: Vec<(String, String)>,
+    s3_env: Vec<(String, String)>,
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+impl TestCluster {
+    /// Starts a cluster with the default shape: 2 API servers behind HAProxy, 2 managers and
+    /// 3 workers.
+    pub async fn start() -> TestCluster {
+        Self::start_with(ClusterOptions::default()).await
+    }
+
+    pub async fn start_with(options: ClusterOptions) -> TestCluster {
+        let infra = infra();
+        let name = unique_name();
+        let dir = infra.log_dir.join(&name);
+        std::fs::create_dir_all(&dir).expect("cluster dir");
+        let mysql_server = options.mysql.clone().unwrap_or_else(|| infra.mysql.clone());
+        let zk_servers = options
+            .zookeeper
+            .clone()
+            .unwrap_or_else(|| infra.zk.clone());
+        let s3_endpoint = options.s3.clone().unwrap_or_else(|| infra.s3.clone());
+        let database = format!("dct_{name}");
+        let chroot = format!("/dct-{name}");
+        let s3_prefix = format!("{name}/");
+        let admin_token = format!("dct_{}", random_hex(32));
+        let token_file = dir.join("admin.token");
+        std::fs::write(&token_file, &admin_token).expect("admin token file");
+        let common_env = vec![
+            ("DISTCRON_ZOOKEEPER__SERVERS".into(), zk_servers.clone()),
+            ("DISTCRON_ZOOKEEPER__CHROOT".into(), chroot.clone()),
+            (
+                "DISTCRON_ZOOKEEPER__SESSION_TIMEOUT_MS".into(),
+                options.session_timeout_ms.to_string(),
+            ),
+            // The run lease follows the session timeout, as in production.
+            (
+                "DISTCRON_RUN_LEASE_MS".into(),
+                options.session_timeout_ms.to_string(),
+            ),
+            (
+                "DISTCRON_MYSQL__URL".into(),
+                format!("{mysql_server}/{database}"),
+            ),
+            (
+                "RUST_LOG".into(),
+                "info,distcron_worker=debug,distcron_manager=debug".into(),
+            ),
+        ];
+        let internal_token = ("DISTCRON_INTERNAL_TOKEN".to_string(), random_hex(24));
+        let s3_env = vec![
+            ("DISTCRON_S3__ENDPOINT".to_string(), s3_endpoint.clone()),
+            ("DISTCRON_S3__BUCKET".to_string(), TEST_BUCKET.to_string()),
+            ("DISTCRON_S3__PREFIX".to_string(), s3_prefix.clone()),
+        ];
+        let mut cluster = TestCluster {
+            name,
+            options: options.clone(),
+            mysql_server,
+            database,
+            zk_servers,
+            chroot,
+            s3_endpoint,
+            s3_prefix,
+            admin_token,
+            dir,
+            procs: BTreeMap::new(),
+            ports: BTreeMap::new(),
+            common_env,
+            s3_env: s3_env.clone(),
+        };
+
+        // The database, as an operator would prepare it.
+        let mut migrate = cluster.spawn_bin(
+            "migrate",
+            "distcron-manager",
+            vec!["migrate".into()],
+            vec![],
+        );
+        let status = tokio::task::spawn_blocking(move || {
+            let status = migrate.wait_exit(Duration::from_secs(60));
+            (status, migrate.log_tail(20))
+        })
+        .await
+        .expect("join");
+        assert!(
+            matches!(status.0, Some(s) if s.success()),
+            "distcron-manager migrate failed:\n{}",
+            status.1
+        );
+
+        for i in 1..=options.managers {
+            let name = format!("manager-{i}");
+            let port = free_port();
+            let mut env = vec![
+                ("DISTCRON_LISTEN".into(), format!("127.0.0.1:{port}")),
+                ("DISTCRON_MANAGER_ID".into(), name.clone()),
+                (
+                    "DISTCRON_BOOTSTRAP_ADMIN_TOKEN_FILE".into(),
+                    token_file.display().to_string(),
+                ),
+                internal_token.clone(),
+            ];
+            env.extend(options.manager_env.iter().cloned());
+            cluster.add("distcron-manager", &name, port, env);
+        }
+        for i in 1..=options.apis {
+            let name = format!("api-{i}");
+            let port = free_port();
+            let mut env = vec![
+                ("DISTCRON_LISTEN".into(), format!("127.0.0.1:{port}")),
+                internal_token.clone(),
+            ];
+            env.extend(s3_env.iter().cloned());
+            env.extend(options.api_env.iter().cloned());
+            cluster.add("distcron-api", &name, port, env);
+        }
+        for i in 1..=options.workers {
+            cluster.add_worker(i);
+        }
+        if options.haproxy {
+            cluster.start_haproxy();
+        }
+        for name in cluster.ports.keys().cloned().collect::<Vec<_>>() {
+            cluster.wait_healthy(&name).await;
+        }
+        cluster.leader().await;
+        // The bootstrap admin exists once the leader has run; then the API is usable.
+        let admin = cluster.admin();
+        eventually(
+            "the bootstrap admin to be usable",
+            Duration::from_secs(30),
+            || {
+                let admin = admin.clone();
+                async move {
+                    let a = admin
+                        .try_request(reqwest::Method::GET, "/jobs", None)
+                        .await
+                        .ok()?;
+                    a.status.is_success().then_some(())
+                }
+            },
+        )
+        .await;
+        cluster
+    }
+
+    fn spawn_bin(
+        &self,
+        name: &str,
+        bin: &str,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    ) -> Proc {
+        let mut all = self.common_env.clone();
+        all.extend(env);
+        Proc::spawn(
+            &format!("{}-{name}", self.name),
+            Spec {
+                program: infra().bin_dir.join(bin),
+                args,
+                env: all,
+                log: self.dir.join(format!("{name}.log")),
+            },
+        )
+    }
+
+    fn add(&mut self, bin: &str, name: &str, port: u16, env: Vec<(String, String)>) {
+        let proc = self.spawn_bin(name, bin, vec![], env);
+        self.procs.insert(name.to_string(), proc);
+        self.ports.insert(name.to_string(), port);
+    }
+
+    /// Starts worker number `i` (`worker-<i>`).
+    pub fn add_worker(&mut self, i: usize) {
+        self.add_worker_with(i, vec![]);
+    }
+
+    /// Starts worker number `i` with extra environment for it alone (after the cluster's, so
+    /// it wins), e.g. `LD_PRELOAD` of a fault injector.
+    pub fn add_worker_with(&mut self, i: usize, extra_env: Vec<(String, String)>) {
+        let name = format!("worker-{i}");
+        let port = free_port();
+        let work_dir = self.dir.join(&name);
+        let mut env = vec![
+            ("DISTCRON_LISTEN".into(), format!("127.0.0.1:{port}")),
+            ("DISTCRON_WORKER_ID".into(), name.clone()),
+            ("DISTCRON_WORK_DIR".into(), work_dir.display().to_string()),
+        ];
+        env.extend(self.s3_env.iter().cloned());
+        env.extend(self.options.worker_env.iter().cloned());
+        env.extend(extra_env);
+        self.add("distcron-worker", &name, port, env);
+    }
+
+    fn start_haproxy(&mut self) {
+        let infra = infra();
+        let port = free_port();
+        let stats = free_port();
+        let api = |i: usize| {
+            self.ports
+                .get(&format!("api-{i}"))
+                .map(|p| format!("127.0.0.1:{p}"))
+                // A closed port: the server is simply down in HAProxy's eyes.
+                .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()))
+        };
+        let env = vec![
+            ("DISTCRON_HAPROXY_BIND".into(), format!("127.0.0.1:{port}")),
+            (
+                "DISTCRON_HAPROXY_STATS_BIND".into(),
+                format!("127.0.0.1:{stats}"),
+            ),
+            ("DISTCRON_API_1".into(), api(1)),
+            ("DISTCRON_API_2".into(), api(2)),
+        ];
+        let proc = Proc::spawn(
+            &format!("{}-haproxy", self.name),
+            Spec {
+                program: infra.haproxy.clone(),
+                args: vec![
+                    "-db".into(),
+                    "-f".into(),
+                    infra.haproxy_cfg.display().to_string(),
+                ],
+                env,
+                log: self.dir.join("haproxy.log"),
+            },
+        );
+        self.procs.insert("haproxy".into(), proc);
+        self.ports.insert("haproxy".into(), port);
+    }
+
+    pub fn port(&self, name: &str) -> u16 {
+        *self
+            .ports
+            .get(name)
+            .unwrap_or_else(|| panic!("no process {name}"))
+    }
+
+    pub fn url_of(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}", self.port(name))
+    }
+
+    /// The public URL: HAProxy's if it runs, else the first API server's.
+    pub fn url(&self) -> String {
+        if self.ports.contains_key("haproxy") {
+            self.url_of("haproxy")
+        } else {
+            self.url_of("api-1")
+        }
+    }
+
+    pub fn admin(&self) -> ApiClient {
+        ApiClient::new(self.url(), Some(self.admin_token.clone()))
+    }
+
+    pub fn anonymous(&self) -> ApiClient {
+        ApiClient::new(self.url(), None)
+    }
+
+    /// Creates a user through the API and returns a client holding its token.
+    pub async fn user(&self, name: &str, admin: bool) -> ApiClient {
+        let a = self
+            .admin()
+            .post(
+                "/users",
+                &serde_json::json!({ "name": name, "admin": admin }),
+            )
+            .await;
+        assert_eq!(
+            a.status,
+            reqwest::StatusCode::CREATED,
+            "creating user {name}: {}",
+            a.body
+        );
+        let token = a.body["token"].as_str().expect("token").to_string();
+        ApiClient::new(self.url(), Some(token))
+    }
+
+    /// Waits until `/healthz` of the named process answers 200.
+    pub async fn wait_healthy(&mut self, name: &str) {
+        let url = format!("{}/healthz", self.url_of(name));
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(&url).timeout(Duration::from_secs(1)).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            let proc = self.procs.get_mut(name).expect("process");
+            if !proc.is_running() {
+                panic!("{name} exited during start:\n{}", proc.log_tail(30));
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("{name} did not become healthy:\n{}", proc.log_tail(30));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The name of the manager that leads, waiting for one to be elected.
+    pub async fn leader(&self) -> String {
+        self.wait_leader(Duration::from_secs(30)).await
+    }
+
+    pub async fn wait_leader(&self, timeout: Duration) -> String {
+        let managers: Vec<(String, String)> = self
+            .ports
+            .keys()
+            .filter(|n| n.starts_with("manager-"))
+            .map(|n| (n.clone(), format!("{}/healthz", self.url_of(n))))
+            .collect();
+        let http = reqwest::Client::new();
+        eventually("a leader manager", timeout, || {
+            let managers = managers.clone();
+            let http = http.clone();
+            async move {
+                for (name, url) in managers {
+                    let Ok(r) = http
+                        .get(&url)
+                        .timeout(Duration::from_millis(500))
+                        .send()
+                        .await
+                    else {
+                        continue;
+                    };
+                    let Ok(v) = r.json::<serde_json::Value>().await else {
+                        continue;
+                    };
+                    if v["leader"] == true {
+                        return Some(name);
+                    }
+                }
+                None
+            }
+        })
+        .await
+    }
+
+    /// Waits for a leader other than `old` (which was killed or paused).
+    pub async fn wait_leader_other_than(&self, old: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let leader = self.wait_leader(Duration::from_secs(60)).await;
+            if leader != old {
+                return leader;
+            }
+            assert!(std::time::Instant::now() < deadline, "{old} still leads");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `kill -9` of a process.
+    pub fn kill(&mut self, name: &str) {
+        self.procs
+            .get_mut(name)
+            .unwrap_or_else(|| panic!("no process {name}"))
+            .kill();
+    }
+
+    pub fn signal(&self, name: &str, signal: Signal) {
+        self.procs
+            .get(name)
+            .unwrap_or_else(|| panic!("no process {name}"))
+            .signal(signal);
+    }
+
+    pub fn pid(&self, name: &str) -> Option<i32> {
+        self.procs.get(name).and_then(Proc::pid)
+    }
+
+    /// Restarts a process with the same settings and waits until it is healthy.
+    pub async fn restart(&mut self, name: &str) {
+        self.procs
+            .get_mut(name)
+            .unwrap_or_else(|| panic!("no process {name}"))
+            .restart();
+        self.wait_healthy(name).await;
+    }
+
+    /// Waits up to `timeout` for a process to exit by itself (after a SIGTERM, say); returns
+    /// its exit status, or `None` if it still runs.
+    pub async fn wait_exit(
+        &mut self,
+        name: &str,
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let proc = self
+                .procs
+                .get_mut(name)
+                .unwrap_or_else(|| panic!("no process {name}"));
+            if let Some(status) = proc.wait_exit(Duration::ZERO) {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn is_running(&mut self, name: &str) -> bool {
+        self.procs.get_mut(name).is_some_and(Proc::is_running)
+    }
+
+    pub fn log_of(&self, name: &str) -> String {
+        self.procs
+            .get(name)
+            .map(|p| p.log_tail(200))
+            .unwrap_or_default()
+    }
+
+    /// A ZooKeeper session inside the cluster's chroot.
+    pub async fn zk(&self) -> zookeeper_client::Client {
+        crate::zookeeper::connect(&self.zk_servers, &self.chroot, Duration::from_secs(10)).await
+    }
+
+    /// A pool on the cluster's database.
+    pub async fn db(&self) -> sqlx::MySqlPool {
+        crate::mysql::pool(&format!("{}/{}", self.mysql_server, self.database)).await
+    }
+
+    /// The S3 store the cluster uses, for checking and tampering with uploads.
+    pub async fn blobs(&self) -> distcron_blob::BlobStore {
+        let settings = distcron_blob::S3Settings {
+            endpoint: Some(self.s3_endpoint.clone()),
+            bucket: TEST_BUCKET.into(),
+            prefix: self.s3_prefix.clone(),
+            ..Default::default()
+        };
+        distcron_blob::BlobStore::new(&settings).await
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "\n=== cluster {} failed; logs in {} ===",
+                self.name,
+                self.dir.display()
+            );
+            for (name, proc) in &self.procs {
+                eprintln!("--- {name} (last lines) ---\n{}", proc.log_tail(40));
+            }
+        }
+        // Stop everything first, then drop the database (best effort, off the test's runtime).
+        self.procs.clear();
+        let url = format!("{}/mysql", self.mysql_server);
+        let db = self.database.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(pool) = sqlx::mysql::MySqlPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(2))
+                    .connect(&url)
+                    .await
+                {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{db}`"))
+                        .execute(&pool)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}

@@ -1,0 +1,63 @@
+//! Where the shared test services are: `make test` (scripts/test.sh) starts them and exports
+//! `DISTCRON_TEST_*`.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone)]
+pub struct Infra {
+    /// ZooKeeper `host:port`.
+    pub zk: String,
+    /// S3 endpoint URL.
+    pub s3: String,
+    /// MySQL server URL without a database, e.g. `mysql://root@127.0.0.1:3306`.
+    pub mysql: String,
+    pub haproxy: PathBuf,
+    pub haproxy_cfg: PathBuf,
+    /// Where `distcron-api`, `distcron-manager` and `distcron-worker` are.
+    pub bin_dir: PathBuf,
+    /// ZooKeeper's installation, for tests that run a private server.
+    pub zk_home: PathBuf,
+    /// Where process logs go.
+    pub log_dir: PathBuf,
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set. The end-to-end tests need the services that `make test` starts \
+             (ZooKeeper, S3, MySQL, HAProxy) and the built binaries: run them with `make test`"
+        )
+    })
+}
+
+/// The shared services, read once from the environment.
+pub fn infra() -> &'static Infra {
+    static INFRA: OnceLock<Infra> = OnceLock::new();
+    INFRA.get_or_init(|| {
+        let bin_dir = PathBuf::from(var("DISTCRON_TEST_BIN_DIR"));
+        for bin in ["distcron-api", "distcron-manager", "distcron-worker"] {
+            assert!(
+                bin_dir.join(bin).exists(),
+                "{} is missing: build with `cargo build --workspace --bins` (make test does)",
+                bin_dir.join(bin).display()
+            );
+        }
+        let log_dir = std::env::var("DISTCRON_TEST_LOG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| std::env::temp_dir().join("distcron-e2e"));
+        Infra {
+            zk: var("DISTCRON_TEST_ZK"),
+            s3: var("DISTCRON_TEST_S3"),
+            mysql: var("DISTCRON_TEST_MYSQL").trim_end_matches('/').to_string(),
+            haproxy: PathBuf::from(var("DISTCRON_TEST_HAPROXY")),
+            haproxy_cfg: PathBuf::from(var("DISTCRON_TEST_HAPROXY_CFG")),
+            bin_dir,
+            zk_home: PathBuf::from(
+                std::env::var("DISTCRON_TEST_ZK_HOME")
+                    .unwrap_or_else(|_| "/usr/share/zookeeper".into()),
+            ),
+            log_dir,
+        }
+    })
+}

@@ -1,0 +1,137 @@
+//! ZooKeeper access for tests: a session inside a cluster's chroot, and a private ZooKeeper
+//! server for tests that stop and restart it.
+
+use crate::process::{Proc, Spec};
+use std::path::PathBuf;
+use std::time::Duration;
+use zookeeper_client::{Acls, Client, CreateMode};
+
+/// A session rooted at `chroot` (which must exist).
+pub async fn connect(servers: &str, chroot: &str, session_timeout: Duration) -> Client {
+    let client = Client::connector()
+        .with_session_timeout(session_timeout)
+        .connect(servers)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to ZooKeeper at {servers}: {e}"));
+    client
+        .mkdir(
+            chroot,
+            &CreateMode::Persistent.with_acls(Acls::anyone_all()),
+        )
+        .await
+        .expect("create chroot");
+    client
+        .chroot(chroot.to_string())
+        .unwrap_or_else(|_| panic!("bad chroot {chroot}"))
+}
+
+/// Children of `path`, or empty if it does not exist.
+pub async fn children(client: &Client, path: &str) -> Vec<String> {
+    match client.list_children(path).await {
+        Ok(c) => c,
+        Err(zookeeper_client::Error::NoNode) => Vec::new(),
+        Err(e) => panic!("listing {path}: {e}"),
+    }
+}
+
+/// A ZooKeeper server of the test's own, for outages: `stop` and `start` it at will.
+pub struct PrivateZk {
+    pub port: u16,
+    proc: Proc,
+}
+
+impl PrivateZk {
+    pub async fn start(name: &str) -> PrivateZk {
+        let infra = crate::infra();
+        let dir = infra.log_dir.join(name).join("zookeeper");
+        std::fs::create_dir_all(dir.join("data")).expect("zk dir");
+        let port = crate::free_port();
+        let cfg = dir.join("zoo.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+                 maxSessionTimeout=60000\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\n",
+                dir.join("data").display()
+            ),
+        )
+        .expect("zoo.cfg");
+        let home = &infra.zk_home;
+        let classpath = std::fs::read_dir(home.join("lib"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "jar"))
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let mut cp: Vec<String> = classpath;
+        for extra in ["/usr/share/java/zookeeper.jar", "/etc/zookeeper/conf"] {
+            if PathBuf::from(extra).exists() {
+                cp.push(extra.into());
+            }
+        }
+        let spec = Spec {
+            program: "java".into(),
+            args: vec![
+                "-Xmx256m".into(),
+                "-cp".into(),
+                cp.join(":"),
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain".into(),
+                cfg.display().to_string(),
+            ],
+            env: vec![],
+            log: dir.join("zookeeper.log"),
+        };
+        let zk = PrivateZk {
+            port,
+            proc: Proc::spawn(&format!("{name}-zookeeper"), spec),
+        };
+        zk.wait_ready().await;
+        zk
+    }
+
+    pub fn servers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    async fn wait_ready(&self) {
+        let addr = format!("127.0.0.1:{}", self.port);
+        crate::eventually(
+            "the private ZooKeeper to answer",
+            Duration::from_secs(30),
+            || {
+                let addr = addr.clone();
+                async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    // A server still starting may accept the connection and never answer: a
+                    // probe that hangs must not hang the wait.
+                    let probe = async {
+                        let mut s = tokio::net::TcpStream::connect(&addr).await.ok()?;
+                        s.write_all(b"ruok").await.ok()?;
+                        let mut buf = String::new();
+                        s.read_to_string(&mut buf).await.ok()?;
+                        (buf == "imok").then_some(())
+                    };
+                    tokio::time::timeout(Duration::from_secs(2), probe)
+                        .await
+                        .ok()
+                        .flatten()
+                }
+            },
+        )
+        .await;
+    }
+
+    /// Kills the server (kill -9): every session is cut at once.
+    pub fn stop(&mut self) {
+        self.proc.kill();
+    }
+
+    /// Starts it again on the same port and data: sessions that have not expired survive.
+    pub async fn start_again(&mut self) {
+        self.proc.restart();
+        self.wait_ready().await;
+    }
+}
