@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# scripts/bench.sh — `make bench`: the start-lag benchmark (bench/, distcron-bench) against the
+# local cluster.
+#
+# Builds the release binaries and (re)starts the local cluster with them (PROFILE=release
+# scripts/cluster.sh up, which restarts every distcron process whose binary changed), then runs
+# distcron-bench (release too) with the cluster's URL, admin token and MySQL. It prints a table
+# and writes bench/results/latest.json, a timestamped copy, bench/results/latest.md, and the
+# table into bench/README.md. The cluster is left running afterwards (make down stops it).
+#
+# Arguments (make bench ARGS=...) go to distcron-bench, e.g. --scenarios burst-1000,spread-10000
+# or --keep-witness; distcron-bench --help lists them. Settings of the binaries pass through the
+# environment to the workers when they (re)start, e.g. DISTCRON_CGROUPS=off (a worker already
+# running the current build is not restarted: make down first).
+#
+# The exit status is 0 unless the benchmark could not run: a missed goal is a figure, not a
+# failure, so keep this out of CI's pass/fail.
+set -euo pipefail
+
+# The benchmark measures release builds, whatever PROFILE says elsewhere.
+export PROFILE=release
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$DISTCRON_ROOT"
+
+# Builds the whole workspace (distcron-bench included) and starts what is missing.
+"$DISTCRON_ROOT/scripts/cluster.sh" up
+
+bench="$(bin_dir)/distcron-bench"
+[[ -x "$bench" ]] || die "$bench not found: the build failed?"
+
+say "Running the benchmark: $bench $*"
+status=0
+"$bench" \
+    --url "http://$DISTCRON_HAPROXY_BIND" \
+    --token-file "$DISTCRON_STATE_DIR/admin.token" \
+    --mysql "mysql://root@$DISTCRON_MYSQL_HOST:$DISTCRON_MYSQL_PORT/$DISTCRON_MYSQL_DATABASE" \
+    --results-dir "$DISTCRON_ROOT/bench/results" \
+    --readme "$DISTCRON_ROOT/bench/README.md" \
+    --cluster-profile release \
+    "$@" || status=$?
+
+echo
+say "The local cluster is left running (release build): make down stops it."
+exit "$status"

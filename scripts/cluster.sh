@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# scripts/cluster.sh — the local distcron cluster on this machine (behind make up/down/clean/
+# status/logs).
+#
+#   up      install what is missing (ZooKeeper, HAProxy, SeaweedFS; MariaDB if no MySQL
+#           answers), build the binaries, start ZooKeeper, SeaweedFS S3, MariaDB (if needed),
+#           2 API servers, 2 managers, 3 workers and HAProxy, and wait until all answer.
+#           Running it again leaves a running cluster alone and starts what is missing
+#           (and restarts a distcron process whose binary was rebuilt or is another one, as
+#           after a change of PROFILE, and HAProxy if its config changed).
+#   down    stop every process `up` started (by pid file); keep the data.
+#   clean   down, then delete .distcron/ (data, logs, tokens, the SeaweedFS virtualenv).
+#   status  what runs, where, and whether it answers.
+#   logs    the end of every log (FOLLOW=1 to follow, NAME=api-1 for one component, N=100 lines).
+#
+# State, logs (.distcron/logs/<name>.log) and pid files (.distcron/run/<name>.pid) live under
+# .distcron/ in the checkout. Ports and paths: scripts/defaults.sh, all overridable from the
+# environment.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+STATE=$DISTCRON_STATE_DIR
+RUN_DIR=$STATE/run
+LOG_DIR=$STATE/logs
+ADMIN_TOKEN_FILE=$STATE/admin.token
+INTERNAL_TOKEN_FILE=$STATE/internal.token
+HAPROXY_CFG=$DISTCRON_ROOT/haproxy/haproxy.cfg
+
+MANAGERS=(manager-1 manager-2)
+APIS=(api-1 api-2)
+WORKERS=(worker-1 worker-2 worker-3)
+# Start order; `down` stops in reverse.
+ALL=(zookeeper s3 mysql "${MANAGERS[@]}" "${APIS[@]}" "${WORKERS[@]}" haproxy)
+
+# listen_of NAME: the address a distcron process or HAProxy listens on.
+listen_of() {
+    case "$1" in
+    api-1) echo "$DISTCRON_API_1" ;;
+    api-2) echo "$DISTCRON_API_2" ;;
+    manager-1) echo "$DISTCRON_MANAGER_1" ;;
+    manager-2) echo "$DISTCRON_MANAGER_2" ;;
+    worker-1) echo "$DISTCRON_WORKER_1" ;;
+    worker-2) echo "$DISTCRON_WORKER_2" ;;
+    worker-3) echo "$DISTCRON_WORKER_3" ;;
+    haproxy) echo "$DISTCRON_HAPROXY_BIND" ;;
+    zookeeper) echo "127.0.0.1:$DISTCRON_ZK_PORT" ;;
+    s3) echo "127.0.0.1:$DISTCRON_S3_PORT" ;;
+    mysql) echo "$DISTCRON_MYSQL_HOST:$DISTCRON_MYSQL_PORT" ;;
+    esac
+}
+
+# The environment of the distcron processes. Our own knobs (scripts/defaults.sh, DISTCRON_TEST_*)
+# are removed, since they are no settings of the binaries; settings the user exported
+# (DISTCRON_ZOOKEEPER__CHROOT, DISTCRON_ZOOKEEPER__SESSION_TIMEOUT_MS, ...) pass through.
+distcron_env() {
+    local knobs var
+    knobs=" $(sed -n 's/^: "\${\([A-Z0-9_]*\):=.*/\1/p' "$DISTCRON_ROOT/scripts/defaults.sh" | tr '\n' ' ') DISTCRON_BIN_DIR DISTCRON_PYTHON DISTCRON_WEED_STOP_TIMEOUT "
+    DISTCRON_ENV=()
+    for var in $(compgen -e); do
+        if [[ "$knobs" == *" $var "* || "$var" == DISTCRON_TEST_* ]]; then
+            DISTCRON_ENV+=(-u "$var")
+        fi
+    done
+    DISTCRON_ENV+=(
+        "DISTCRON_ZOOKEEPER__SERVERS=127.0.0.1:$DISTCRON_ZK_PORT"
+        "DISTCRON_MYSQL__URL=mysql://root@$DISTCRON_MYSQL_HOST:$DISTCRON_MYSQL_PORT/$DISTCRON_MYSQL_DATABASE"
+        "DISTCRON_LOG_FORMAT=${DISTCRON_LOG_FORMAT:-text}"
+        "RUST_LOG=${RUST_LOG:-info}"
+    )
+    S3_ENV=(
+        "DISTCRON_S3__ENDPOINT=http://127.0.0.1:$DISTCRON_S3_PORT"
+        "DISTCRON_S3__BUCKET=${DISTCRON_S3__BUCKET:-distcron}"
+        "DISTCRON_S3__ACCESS_KEY_ID=${DISTCRON_S3__ACCESS_KEY_ID:-distcron}"
+        "DISTCRON_S3__SECRET_ACCESS_KEY=${DISTCRON_S3__SECRET_ACCESS_KEY:-distcron-secret}"
+    )
+}
+
+# ensure_token FILE: 32 random bytes as 64 hex characters, made once, mode 600.
+ensure_token() {
+    if [[ -s "$1" ]] && grep -qxE '[0-9a-f]{64}' "$1"; then
+        chmod 600 "$1"
+        return 0
+    fi
+    (
+        umask 077
+        od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$1.tmp"
+        mv "$1.tmp" "$1"
+    )
+    say "Generated $1"
+}
+
+cmd_up() {
+    local t0=$SECONDS
+    mkdir -p "$STATE" "$RUN_DIR" "$LOG_DIR"
+    trap 'up_failed $?' EXIT
+
+    say "Checking what needs installing"
+    ensure_base_packages
+    ensure_weed
+    ensure_token "$ADMIN_TOKEN_FILE"
+    ensure_token "$INTERNAL_TOKEN_FILE"
+    haproxy_check
+
+    # Start the infrastructure first, so it boots while the binaries build.
+    start_zookeeper zookeeper "$DISTCRON_ZK_PORT" "$STATE/zookeeper"
+    start_weed s3 "$STATE/seaweedfs" "$DISTCRON_S3_PORT" "$DISTCRON_WEED_MASTER_PORT" \
+        "$DISTCRON_WEED_VOLUME_PORT" "$DISTCRON_WEED_FILER_PORT"
+    start_mysql_if_needed mysql "$DISTCRON_MYSQL_HOST" "$DISTCRON_MYSQL_PORT"
+
+    build_binaries
+    local api manager worker
+    api=$(require_binary distcron-api)
+    manager=$(require_binary distcron-manager)
+    worker=$(require_binary distcron-worker)
+
+    wait_for zookeeper "imok from 127.0.0.1:$DISTCRON_ZK_PORT" 60 zk_ok 127.0.0.1 "$DISTCRON_ZK_PORT"
+    wait_for s3 "S3 at 127.0.0.1:$DISTCRON_S3_PORT" 90 weed_ok "$DISTCRON_S3_PORT" \
+        "$DISTCRON_WEED_MASTER_PORT" "$DISTCRON_WEED_VOLUME_PORT"
+    wait_mysql mysql "$DISTCRON_MYSQL_HOST" "$DISTCRON_MYSQL_PORT"
+
+    distcron_env
+    local internal_token name addr
+    internal_token=$(<"$INTERNAL_TOKEN_FILE")
+
+    say "Applying the database migrations: distcron-manager migrate"
+    printf '\n===== %s: distcron-manager migrate\n' "$(date '+%F %T')" >>"$LOG_DIR/migrate.log"
+    if ! env "${DISTCRON_ENV[@]}" "$manager" migrate 2>&1 | tee -a "$LOG_DIR/migrate.log"; then
+        die "distcron-manager migrate failed (output above, also in $LOG_DIR/migrate.log)"
+    fi
+
+    for name in "${MANAGERS[@]}"; do
+        restart_if_outdated "$name" "$manager"
+        addr=$(listen_of "$name")
+        running "$name" || require_port_free "$name" "$(host_of "$addr")" "$(port_of "$addr")"
+        start_bg "$name" env "${DISTCRON_ENV[@]}" \
+            "DISTCRON_LISTEN=$addr" "DISTCRON_MANAGER_ID=$name" \
+            "DISTCRON_INTERNAL_TOKEN=$internal_token" \
+            "DISTCRON_BOOTSTRAP_ADMIN_TOKEN_FILE=$ADMIN_TOKEN_FILE" \
+            "$manager"
+    done
+    for name in "${APIS[@]}"; do
+        restart_if_outdated "$name" "$api"
+        addr=$(listen_of "$name")
+        running "$name" || require_port_free "$name" "$(host_of "$addr")" "$(port_of "$addr")"
+        start_bg "$name" env "${DISTCRON_ENV[@]}" "${S3_ENV[@]}" \
+            "DISTCRON_LISTEN=$addr" "DISTCRON_INTERNAL_TOKEN=$internal_token" \
+            "$api"
+    done
+    for name in "${WORKERS[@]}"; do
+        restart_if_outdated "$name" "$worker"
+        addr=$(listen_of "$name")
+        running "$name" || require_port_free "$name" "$(host_of "$addr")" "$(port_of "$addr")"
+        mkdir -p "$STATE/workers/$name"
+        start_bg "$name" env "${DISTCRON_ENV[@]}" "${S3_ENV[@]}" \
+            "DISTCRON_WORKER_ID=$name" "DISTCRON_LISTEN=$addr" \
+            "DISTCRON_WORK_DIR=$STATE/workers/$name" \
+            "$worker"
+    done
+    if running haproxy && [[ "$HAPROXY_CFG" -nt "$(pidfile haproxy)" ]]; then
+        say "$HAPROXY_CFG changed since HAProxy started: restarting it"
+        stop_all 10 haproxy
+    fi
+    if ! running haproxy; then
+        require_port_free haproxy "$(host_of "$DISTCRON_HAPROXY_BIND")" "$(port_of "$DISTCRON_HAPROXY_BIND")"
+        require_port_free haproxy "$(host_of "$DISTCRON_HAPROXY_STATS_BIND")" "$(port_of "$DISTCRON_HAPROXY_STATS_BIND")"
+    fi
+    start_bg haproxy env "${HAPROXY_ENV[@]}" haproxy -db -f "$HAPROXY_CFG"
+
+    for name in "${MANAGERS[@]}" "${APIS[@]}" "${WORKERS[@]}"; do
+        wait_for "$name" "200 from http://$(listen_of "$name")/healthz" 30 http_ok "http://$(listen_of "$name")/healthz"
+    done
+    wait_for haproxy "an answer on $DISTCRON_HAPROXY_BIND" 15 tcp_open "$(host_of "$DISTCRON_HAPROXY_BIND")" "$(port_of "$DISTCRON_HAPROXY_BIND")"
+    readyz_through_haproxy
+
+    trap - EXIT
+    cat <<EOF
+
+${C_GREEN}distcron is up${C_OFF} (in $((SECONDS - t0))s).
+  API, through HAProxy:   http://$DISTCRON_HAPROXY_BIND
+  Admin's API token:      $ADMIN_TOKEN_FILE  (user admin)
+  HAProxy stats:          http://$DISTCRON_HAPROXY_STATS_BIND/
+  Logs:                   $LOG_DIR/<name>.log  (make logs, make status)
+  Stop:                   make down  (keeps the data; make clean deletes it)
+EOF
+}
+
+# restart_if_outdated NAME BINARY: a running distcron process that is not running BINARY (say,
+# a debug build when PROFILE=release), or runs a build that has been replaced since it
+# started, is stopped here, to be started again with the current build.
+restart_if_outdated() {
+    local name=$1 binary=$2 pid exe
+    running "$name" || return 0
+    pid=$(recorded_pid "$name")
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
+    if [[ "$exe" == *" (deleted)" ]]; then
+        say "$name runs a build that has since been replaced: restarting it"
+    elif ! tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF "$binary"; then
+        say "$name does not run $binary: restarting it"
+    else
+        return 0
+    fi
+    stop_all 20 "$name"
+}
+
+# On a failed `up`, what did start is left running, to be looked at.
+up_failed() {
+    (($1 == 0)) && return 0
+    printf '\nmake up failed. What had started is left running for a look (make status, make logs);\nmake down stops it.\n' >&2
+}
+
+# The addresses haproxy/haproxy.cfg reads (it has the same defaults; exported all the same).
+HAPROXY_ENV=(
+    "DISTCRON_HAPROXY_BIND=$DISTCRON_HAPROXY_BIND"
+    "DISTCRON_HAPROXY_STATS_BIND=$DISTCRON_HAPROXY_STATS_BIND"
+    "DISTCRON_API_1=$DISTCRON_API_1"
+    "DISTCRON_API_2=$DISTCRON_API_2"
+)
+
+haproxy_check() {
+    local out
+    out=$(env "${HAPROXY_ENV[@]}" haproxy -c -f "$HAPROXY_CFG" 2>&1) ||
+        die "$(printf 'HAProxy refuses %s:\n%s' "$HAPROXY_CFG" "$out")"
+}
+
+# /readyz is for operators: it takes a user's token. The admin's also proves the leader
+# manager has set up the bootstrap admin.
+admin_auth() {
+    local token=""
+    [[ -r "$ADMIN_TOKEN_FILE" ]] && token=$(<"$ADMIN_TOKEN_FILE")
+    printf 'Authorization: Bearer %s' "$token"
+}
+
+# The cluster is ready when /readyz answers 200 through HAProxy (ZooKeeper, MySQL, S3 and the
+# leader manager reachable from an API server).
+readyz_through_haproxy() {
+    local url="http://$DISTCRON_HAPROXY_BIND/readyz" end=$((SECONDS + 90)) code
+    until [[ "$(http_code "$url" -H "$(admin_auth)")" == 200 ]]; do
+        for name in "${ALL[@]}"; do
+            if [[ -f "$(pidfile "$name")" ]] && ! running "$name"; then
+                fail_component "$name" "its process exited while we waited for 200 from $url"
+            fi
+        done
+        if ((SECONDS >= end)); then
+            code=$(http_code "$url" -H "$(admin_auth)")
+            printf '%serror:%s the cluster did not become ready: %s answers %s, not 200 (within 90s, with the admin token).\n' "$C_RED" "$C_OFF" "$url" "$code" >&2
+            curl -s --max-time 2 -H "$(admin_auth)" "$url" 2>/dev/null | head -c 2000 >&2 || true
+            printf '\nLast lines of the API servers and managers logs:\n' >&2
+            for name in "${APIS[@]}" "${MANAGERS[@]}"; do
+                printf '  %s:\n' "$(logfile "$name")" >&2
+                tail -n 8 "$(logfile "$name")" 2>/dev/null | sed 's/^/    /' >&2 || true
+            done
+            exit 1
+        fi
+        sleep 0.5
+    done
+    say "The cluster is ready (200 from $url)"
+}
+
+cmd_down() {
+    mkdir -p "$RUN_DIR"
+    local reversed=() i
+    for ((i = ${#ALL[@]} - 1; i >= 0; i--)); do reversed+=("${ALL[$i]}"); done
+    local any=0 name
+    for name in "${reversed[@]}"; do
+        [[ -f "$(pidfile "$name")" ]] && any=1
+    done
+    if ((any == 0)) && [[ -z "$(our_pids)" ]]; then
+        say "Nothing of the local cluster is running"
+        return 0
+    fi
+    # Front to back: no new requests, then the services, then what they depend on.
+    stop_all 10 haproxy
+    stop_all 20 "${APIS[@]}" "${WORKERS[@]}"
+    stop_all 20 "${MANAGERS[@]}"
+    stop_all "$WEED_STOP_TIMEOUT" s3 zookeeper mysql
+    sweep_strays
+    weed_cleanup_sockets "$DISTCRON_S3_PORT" "$DISTCRON_WEED_MASTER_PORT" "$DISTCRON_WEED_VOLUME_PORT" "$DISTCRON_WEED_FILER_PORT"
+    say "The local cluster is stopped (data kept in $STATE)"
+}
+
+cmd_clean() {
+    cmd_down
+    # The test services keep their state under .distcron/test: stop them before deleting it.
+    if [[ -d "$DISTCRON_TEST_STATE_DIR/run" ]]; then
+        "$DISTCRON_ROOT/scripts/test-services.sh" down
+    fi
+    case "$STATE" in
+    "" | / | "$HOME" | "$DISTCRON_ROOT") die "refusing to delete '$STATE'" ;;
+    esac
+    # Anything else these scripts started with its state in there (test services started with
+    # another DISTCRON_TEST_STATE_DIR, say) would lose its state and pid files: stop it too.
+    RUN_DIR=$STATE sweep_strays
+    if [[ -e "$STATE" ]]; then
+        rm -rf -- "$STATE"
+        say "Deleted $STATE"
+    fi
+}
+
+cmd_status() {
+    local name pid state addr check
+    printf '%-10s %-8s %-9s %-22s %s\n' NAME PID STATE ADDRESS CHECK
+    for name in "${ALL[@]}"; do
+        addr=$(listen_of "$name")
+        pid=$(recorded_pid "$name" || true)
+        if running "$name"; then
+            state=running
+        elif [[ -n "$pid" ]]; then
+            state=dead
+        else
+            state=stopped
+            pid=-
+        fi
+        case "$name" in
+        zookeeper) zk_ok 127.0.0.1 "$DISTCRON_ZK_PORT" && check=imok || check=- ;;
+        s3) check=$(http_code "http://$addr/") ;;
+        mysql)
+            if mysql_ok "$DISTCRON_MYSQL_HOST" "$DISTCRON_MYSQL_PORT"; then
+                check=answers
+                [[ "$state" == stopped ]] && state=external
+            else
+                check=-
+            fi
+            ;;
+        haproxy) check="readyz $(http_code "http://$addr/readyz" -H "$(admin_auth)")" ;;
+        *) check="healthz $(http_code "http://$addr/healthz")" ;;
+        esac
+        printf '%-10s %-8s %-9s %-22s %s\n' "$name" "$pid" "$state" "$addr" "$check"
+    done
+    printf '\nLogs in %s; admin token in %s\n' "$LOG_DIR" "$ADMIN_TOKEN_FILE"
+}
+
+cmd_logs() {
+    local files=() name
+    if [[ -n "${NAME:-}" ]]; then
+        for name in $NAME; do files+=("$(logfile "$name")"); done
+    else
+        shopt -s nullglob
+        files=("$LOG_DIR"/*.log)
+    fi
+    ((${#files[@]})) || die "no logs in $LOG_DIR (has the cluster ever run?)"
+    if [[ "${FOLLOW:-0}" == 1 ]]; then
+        exec tail -n "${N:-20}" -F "${files[@]}"
+    fi
+    tail -n "${N:-40}" "${files[@]}"
+}
+
+case "${1:-}" in
+up) cmd_up ;;
+down) cmd_down ;;
+clean) cmd_clean ;;
+status) cmd_status ;;
+logs) cmd_logs ;;
+*)
+    echo "usage: $0 up|down|clean|status|logs" >&2
+    exit 2
+    ;;
+esac

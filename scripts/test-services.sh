@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# scripts/test-services.sh — the services the tests need, on ports and state of their own
+# (.distcron/test/), so that `make test` can run beside a `make up` cluster.
+#
+#   start   install what is missing (ZooKeeper, HAProxy, SeaweedFS; MariaDB if no MySQL
+#           answers), start ZooKeeper and SeaweedFS (from empty state unless already running)
+#           and MariaDB if no MySQL answers; does not wait
+#   wait    wait until they answer
+#   up      start, then wait
+#   down [NAME...]  stop what start started (zookeeper, s3, mysql; default: all). A MySQL
+#           these scripts did not start is never stopped.
+#   running print the names of the services that run (started by these scripts)
+#   env     print the DISTCRON_TEST_* variables the tests read, as export lines:
+#           eval "$(scripts/test-services.sh env)"
+#
+# scripts/test.sh uses it; run it by hand to keep the services up while running single tests.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+STATE=$DISTCRON_TEST_STATE_DIR
+RUN_DIR=$STATE/run
+LOG_DIR=$STATE/logs
+PORTS_FILE=$STATE/ports
+PORT_VARS=(DISTCRON_TEST_ZK_PORT DISTCRON_TEST_S3_PORT DISTCRON_TEST_WEED_MASTER_PORT
+    DISTCRON_TEST_WEED_VOLUME_PORT DISTCRON_TEST_WEED_FILER_PORT)
+
+# load_ports: the ports `start` chose (the configured ones, unless it had to pick others).
+load_ports() {
+    # shellcheck disable=SC1090 # written by choose_ports
+    if [[ -f "$PORTS_FILE" ]]; then source "$PORTS_FILE"; fi
+}
+
+# port_taken PORT: something listens on PORT or, for SeaweedFS's gRPC twin, on PORT+10000.
+port_taken() {
+    tcp_open 127.0.0.1 "$1" || tcp_open 127.0.0.1 $(($1 + 10000))
+}
+
+# choose_ports: keep the configured ports where they are free; where another process (another
+# checkout's test services, say) holds one, pick a free one instead, and remember the choice.
+choose_ports() {
+    local var port tries
+    for var in "${PORT_VARS[@]}"; do
+        if port_taken "${!var}"; then
+            tries=0
+            port=$((20000 + RANDOM % 9000))
+            while port_taken "$port" || [[ " ${PORTS_CHOSEN:-} " == *" $port "* ]]; do
+                ((++tries > 200)) && die "no free port for $var (tried 200)"
+                port=$((20000 + RANDOM % 9000))
+            done
+            say "Port ${!var} ($var) is taken; the test services use $port instead"
+            printf -v "$var" '%s' "$port"
+        fi
+        PORTS_CHOSEN="${PORTS_CHOSEN:-} ${!var}"
+    done
+    : >"$PORTS_FILE"
+    for var in "${PORT_VARS[@]}"; do
+        printf '%s=%s\n' "$var" "${!var}" >>"$PORTS_FILE"
+    done
+}
+
+cmd_start() {
+    mkdir -p "$RUN_DIR" "$LOG_DIR"
+    ensure_base_packages
+    # libfaketime, for the clock-skew test (e2e/tests/fault_suite.rs).
+    ensure_debs faketime
+    ensure_weed
+    # Each run starts from empty ZooKeeper and S3 state (unless they are still running).
+    running zookeeper || rm -rf "$STATE/zookeeper"
+    running s3 || rm -rf "$STATE/seaweedfs"
+    if running zookeeper || running s3; then
+        load_ports
+    else
+        choose_ports
+    fi
+    start_zookeeper zookeeper "$DISTCRON_TEST_ZK_PORT" "$STATE/zookeeper"
+    start_weed s3 "$STATE/seaweedfs" "$DISTCRON_TEST_S3_PORT" "$DISTCRON_TEST_WEED_MASTER_PORT" \
+        "$DISTCRON_TEST_WEED_VOLUME_PORT" "$DISTCRON_TEST_WEED_FILER_PORT"
+    start_mysql_if_needed mysql "$DISTCRON_MYSQL_HOST" "$DISTCRON_MYSQL_PORT"
+}
+
+cmd_wait() {
+    load_ports
+    wait_for zookeeper "imok from 127.0.0.1:$DISTCRON_TEST_ZK_PORT" 60 zk_ok 127.0.0.1 "$DISTCRON_TEST_ZK_PORT"
+    wait_for s3 "S3 at 127.0.0.1:$DISTCRON_TEST_S3_PORT" 90 weed_ok "$DISTCRON_TEST_S3_PORT" \
+        "$DISTCRON_TEST_WEED_MASTER_PORT" "$DISTCRON_TEST_WEED_VOLUME_PORT"
+    wait_mysql mysql "$DISTCRON_MYSQL_HOST" "$DISTCRON_MYSQL_PORT"
+}
+
+SERVICES=(s3 zookeeper mysql)
+
+cmd_down() {
+    load_ports
+    local names=("$@")
+    ((${#names[@]})) || names=("${SERVICES[@]}")
+    mkdir -p "$RUN_DIR"
+    local name any=0
+    for name in "${names[@]}"; do
+        [[ -f "$(pidfile "$name")" ]] && any=1
+    done
+    if ((any == 0)) && { (($# > 0)) || [[ -z "$(our_pids)" ]]; }; then
+        say "No test service to stop"
+        return 0
+    fi
+    stop_all "$WEED_STOP_TIMEOUT" "${names[@]}"
+    if (($# == 0)); then
+        sweep_strays
+    fi
+    weed_cleanup_sockets "$DISTCRON_TEST_S3_PORT" "$DISTCRON_TEST_WEED_MASTER_PORT" \
+        "$DISTCRON_TEST_WEED_VOLUME_PORT" "$DISTCRON_TEST_WEED_FILER_PORT"
+    say "Stopped the test services: ${names[*]}"
+}
+
+cmd_running() {
+    local name
+    for name in "${SERVICES[@]}"; do
+        running "$name" && echo "$name"
+    done
+    return 0
+}
+
+cmd_env() {
+    load_ports
+    local haproxy
+    haproxy=$(command -v haproxy || echo haproxy)
+    printf 'export %s=%q\n' \
+        DISTCRON_TEST_ZK "127.0.0.1:$DISTCRON_TEST_ZK_PORT" \
+        DISTCRON_TEST_ZK_HOME "$DISTCRON_ZK_HOME" \
+        DISTCRON_TEST_S3 "http://127.0.0.1:$DISTCRON_TEST_S3_PORT" \
+        DISTCRON_TEST_WEED "$DISTCRON_VENV/bin/weed" \
+        DISTCRON_TEST_MYSQL "mysql://root@$DISTCRON_MYSQL_HOST:$DISTCRON_MYSQL_PORT" \
+        DISTCRON_TEST_HAPROXY "$haproxy" \
+        DISTCRON_TEST_HAPROXY_CFG "$DISTCRON_ROOT/haproxy/haproxy.cfg" \
+        DISTCRON_TEST_BIN_DIR "$(bin_dir)" \
+        DISTCRON_TEST_LOG_DIR "$STATE/e2e"
+}
+
+case "${1:-}" in
+start) cmd_start ;;
+wait) cmd_wait ;;
+up)
+    cmd_start
+    cmd_wait
+    ;;
+down)
+    shift
+    cmd_down "$@"
+    ;;
+running) cmd_running ;;
+env) cmd_env ;;
+*)
+    echo "usage: $0 start|wait|up|down [NAME...]|running|env" >&2
+    exit 2
+    ;;
+esac
