@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod disk;
 pub mod infra;
 pub mod mysql;
+pub mod partition;
 pub mod process;
 pub mod s3;
 pub mod zookeeper;
