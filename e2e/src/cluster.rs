@@ -108,11 +108,6 @@ impl TestCluster {
                 "DISTCRON_ZOOKEEPER__SESSION_TIMEOUT_MS".into(),
                 options.session_timeout_ms.to_string(),
             ),
-            // The run lease follows the session timeout, as in production.
-            (
-                "DISTCRON_RUN_LEASE_MS".into(),
-                options.session_timeout_ms.to_string(),
-            ),
             (
                 "DISTCRON_MYSQL__URL".into(),
                 format!("{mysql_server}/{database}"),
@@ -240,7 +235,17 @@ impl TestCluster {
         )
     }
 
-    fn add(&mut self, bin: &str, name: &str, port: u16, env: Vec<(String, String)>) {
+    fn add(&mut self, bin: &str, name: &str, port: u16, mut env: Vec<(String, String)>) {
+        if bin != "distcron-api" {
+            // Managers and workers: the run lease follows the session timeout, as in production.
+            env.insert(
+                0,
+                (
+                    "DISTCRON_RUN_LEASE_MS".into(),
+                    self.options.session_timeout_ms.to_string(),
+                ),
+            );
+        }
         let proc = self.spawn_bin(name, bin, vec![], env);
         self.procs.insert(name.to_string(), proc);
         self.ports.insert(name.to_string(), port);
