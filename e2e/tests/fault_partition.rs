@@ -26,10 +26,7 @@ async fn a_worker_cut_off_from_zookeeper_stops_launching_and_its_jobs_move_only_
     let partition = Partition::relay_to(&cluster.zk_servers).await;
     cluster.add_worker_with(
         1,
-        vec![(
-            "DISTCRON_ZOOKEEPER__SERVERS".into(),
-            partition.address(),
-        )],
+        vec![("DISTCRON_ZOOKEEPER__SERVERS".into(), partition.address())],
     );
     cluster.wait_healthy("worker-1").await;
     let admin = cluster.admin();
@@ -140,7 +137,10 @@ async fn a_worker_cut_off_from_zookeeper_stops_launching_and_its_jobs_move_only_
         "partition: cut {cut:.3}, registration gone by {expired_at:.3} (+{:.2} s), healed {healed:.3}; \
          first runs on worker-2 +{:.2}..+{:.2} s after the cut",
         expired_at - cut,
-        first.values().map(|e| e.started - cut).fold(f64::MAX, f64::min),
+        first
+            .values()
+            .map(|e| e.started - cut)
+            .fold(f64::MAX, f64::min),
         first.values().map(|e| e.started - cut).fold(0.0, f64::max),
     );
 }
