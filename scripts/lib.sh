@@ -242,7 +242,8 @@ start_bg() {
 
 # stop_all DEADLINE NAME...: stops the named processes we started, all at once: SIGTERM to
 # each process group, up to DEADLINE seconds for them to exit, then SIGKILL. Removes the pid
-# files. Never touches a process that is not ours.
+# files. Never touches a process that is not ours (the machine's own MySQL, say). The names of
+# those it stopped end up in STOPPED.
 stop_all() {
     local deadline=$1 name pid
     shift
@@ -259,6 +260,7 @@ stop_all() {
             rm -f "$(pidfile "$name")"
         fi
     done
+    STOPPED=("${names[@]}")
     local end=$((SECONDS + deadline)) i left
     while :; do
         left=0

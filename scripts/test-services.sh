@@ -109,7 +109,11 @@ cmd_down() {
     fi
     weed_cleanup_sockets "$DISTCRON_TEST_S3_PORT" "$DISTCRON_TEST_WEED_MASTER_PORT" \
         "$DISTCRON_TEST_WEED_VOLUME_PORT" "$DISTCRON_TEST_WEED_FILER_PORT"
-    say "Stopped the test services: ${names[*]}"
+    if ((${#STOPPED[@]})); then
+        say "Stopped the test services: ${STOPPED[*]}"
+    else
+        say "No test service of ours was running"
+    fi
 }
 
 cmd_running() {
