@@ -127,6 +127,18 @@ pub struct Run {
     pub signal: Option<i32>,
 }
 
+impl Run {
+    /// The status users see: a `running` row whose process has not started yet is `claimed`.
+    /// Workers write a tick's row shortly before its time (so that no other process can take
+    /// it), and `running` with no `started_at` would read as a run that hangs.
+    pub fn shown_status(&self) -> &'static str {
+        match (self.status, self.started_at) {
+            (RunStatus::Running, None) => "claimed",
+            (status, _) => status.as_str(),
+        }
+    }
+}
+
 /// Why a tick was skipped. The text is stored as the run's reason.
 pub mod skip {
     pub const MISFIRE: &str = "misfire: the scheduled time passed while no worker could run it";
@@ -149,5 +161,32 @@ mod tests {
             .filter(|s| !s.is_final())
             .collect();
         assert_eq!(open, vec![RunStatus::Pending, RunStatus::Running]);
+    }
+
+    #[test]
+    fn a_running_row_is_shown_claimed_until_its_process_started() {
+        let now = Utc::now();
+        let mut run = Run {
+            id: RunId::new(),
+            job_id: JobId::new(),
+            scheduled_at: now,
+            attempt: 1,
+            status: RunStatus::Running,
+            reason: None,
+            worker_id: Some("worker-1".into()),
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+        };
+        assert_eq!(run.shown_status(), "claimed");
+        run.started_at = Some(now);
+        assert_eq!(run.shown_status(), "running");
+        run.status = RunStatus::Succeeded;
+        assert_eq!(run.shown_status(), "succeeded");
+        run.status = RunStatus::Interrupted;
+        run.started_at = None;
+        assert_eq!(run.shown_status(), "interrupted");
     }
 }

@@ -277,7 +277,12 @@ pub async fn finished_run(client: &ApiClient, job: &str, timeout: Duration) -> V
             let runs = client.get(&format!("/jobs/{job}/runs")).await.body;
             runs.as_array()?
                 .iter()
-                .find(|r| !matches!(r["status"].as_str(), Some("running") | Some("pending")))
+                .find(|r| {
+                    !matches!(
+                        r["status"].as_str(),
+                        Some("claimed") | Some("running") | Some("pending")
+                    )
+                })
                 .map(|r| r["id"].as_str().unwrap_or_default().to_string())
         }
     })

@@ -96,6 +96,28 @@ async fn a_command_job_runs_as_an_unprivileged_user_and_its_output_is_kept() {
             .starts_with("oops\n")
     );
     assert_eq!(run["output"]["stdout_truncated"], false);
+    // A tick is claimed shortly before its time: shown `claimed` until its process started,
+    // never `running` without a start time.
+    let claimed = eventually("a claimed run", Duration::from_secs(10), || {
+        let admin = admin.clone();
+        async move {
+            let runs = admin.get(&format!("/jobs/{id}/runs")).await.body;
+            let runs = runs.as_array().expect("runs").clone();
+            for r in &runs {
+                assert!(
+                    r["status"] != "running" || r["started_at"].is_string(),
+                    "running without a start: {r}"
+                );
+            }
+            runs.into_iter().find(|r| r["status"] == "claimed")
+        }
+    })
+    .await;
+    assert!(claimed["started_at"].is_null(), "{claimed}");
+    assert!(
+        claimed["created_at"].as_str() < claimed["scheduled_at"].as_str(),
+        "claimed ahead of its time: {claimed}"
+    );
     // The job stays scheduled after a successful run.
     assert_eq!(
         admin.get(&format!("/jobs/{id}")).await.body["status"],

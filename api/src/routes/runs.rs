@@ -37,7 +37,7 @@ impl From<&Run> for RunView {
             job_id: r.job_id.to_string(),
             scheduled_at: rfc3339(r.scheduled_at),
             attempt: r.attempt,
-            status: r.status.as_str(),
+            status: r.shown_status(),
             reason: r.reason.clone(),
             worker: r.worker_id.clone(),
             created_at: rfc3339(r.created_at),
