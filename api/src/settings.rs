@@ -19,7 +19,7 @@ pub struct Settings {
     pub mysql: MysqlSettings,
     pub s3: S3Settings,
     /// Shared secret for calls to the manager's internal API.
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "distcron_core::secret::expose")]
     pub internal_token: SecretString,
     /// Largest script or binary a job may upload, in bytes after base64 decoding.
     pub max_upload_bytes: usize,
@@ -27,10 +27,6 @@ pub struct Settings {
     /// answering 503.
     pub leader_wait_ms: u64,
     pub log_format: LogFormat,
-}
-
-fn expose<S: serde::Serializer>(s: &SecretString, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(s.expose_secret())
 }
 
 impl Default for Settings {

@@ -24,21 +24,14 @@ pub struct S3Settings {
     /// Prepended to every key, so several clusters (or tests) can share a bucket.
     pub prefix: String,
     /// Static credentials. SeaweedFS accepts any; unset both to use the AWS default chain.
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "distcron_core::secret::expose_opt")]
     pub access_key_id: Option<SecretString>,
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "distcron_core::secret::expose_opt")]
     pub secret_access_key: Option<SecretString>,
     /// Path-style addressing (`endpoint/bucket/key`), which S3-compatible servers need.
     pub path_style: bool,
     /// Per-attempt timeout, so an S3 outage fails a request promptly instead of hanging it.
     pub timeout_ms: u64,
-}
-
-fn expose_opt<S: serde::Serializer>(s: &Option<SecretString>, ser: S) -> Result<S::Ok, S::Error> {
-    match s {
-        Some(s) => ser.serialize_some(s.expose_secret()),
-        None => ser.serialize_none(),
-    }
 }
 
 impl Default for S3Settings {

@@ -9,6 +9,7 @@ pub mod layout;
 pub mod payload;
 pub mod run;
 pub mod schedule;
+pub mod secret;
 
 pub use job::{
     Concurrency, Job, JobId, JobOptions, JobSpec, JobStatus, JobType, Misfire, UserName,

@@ -23,7 +23,7 @@ pub struct Settings {
     pub zookeeper: ZkSettings,
     pub mysql: MysqlSettings,
     /// Shared secret API servers present on internal calls.
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "distcron_core::secret::expose")]
     pub internal_token: SecretString,
     /// A file holding the bootstrap admin's API token: the leader makes user `admin` an
     /// admin with exactly this token.
@@ -35,10 +35,6 @@ pub struct Settings {
     /// equal to the workers' `run_lease_ms`.
     pub run_lease_ms: u64,
     pub log_format: LogFormat,
-}
-
-fn expose<S: serde::Serializer>(s: &SecretString, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(s.expose_secret())
 }
 
 impl Default for Settings {

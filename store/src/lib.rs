@@ -10,7 +10,7 @@ mod users;
 pub use audit::AuditRow;
 pub use error::{Result, StoreError};
 pub use jobs::{CreateOutcome, JobFilter, JobTx};
-pub use runs::{Claimant, JobStatusChange, NewRun, Outcome, Output, StaleRun, Tick};
+pub use runs::{Claimant, JobStatusChange, NewRun, Outcome, Output, RunEnd, StaleRun, Tick};
 pub use users::{User, hash_token};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -28,17 +28,13 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 #[serde(default, deny_unknown_fields)]
 pub struct MysqlSettings {
     /// `mysql://user:password@host:port/database`. Secret: it may carry a password.
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "distcron_core::secret::expose")]
     pub url: SecretString,
     /// Upper bound on pooled connections per process.
     pub max_connections: u32,
     /// How long a request waits for a connection before the store reports itself unavailable
     /// (the API then answers 503 instead of hanging).
     pub acquire_timeout_ms: u64,
-}
-
-fn expose<S: serde::Serializer>(s: &SecretString, ser: S) -> std::result::Result<S::Ok, S::Error> {
-    ser.serialize_str(s.expose_secret())
 }
 
 impl Default for MysqlSettings {
