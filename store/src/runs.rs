@@ -6,6 +6,7 @@ use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use distcron_core::{JobId, Run, RunId, RunStatus};
 use sqlx::{MySql, QueryBuilder};
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -36,11 +37,7 @@ pub struct Claimant {
 
 /// How a run ended.
 #[derive(Clone, Debug)]
-pub struct Outcome {
-    pub id: RunId,
-    pub job_id: JobId,
-    pub scheduled_at: DateTime<Utc>,
-    pub attempt: u16,
+pub struct RunEnd {
     pub status: RunStatus,
     pub reason: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
@@ -48,6 +45,31 @@ pub struct Outcome {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub output: Option<Output>,
+}
+
+impl RunEnd {
+    /// A run that never started a process.
+    pub fn not_started(status: RunStatus, reason: impl Into<String>) -> RunEnd {
+        RunEnd {
+            status,
+            reason: Some(reason.into()),
+            started_at: None,
+            finished_at: Utc::now(),
+            exit_code: None,
+            signal: None,
+            output: None,
+        }
+    }
+}
+
+/// How a given run (job, scheduled time, attempt) ended.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub id: RunId,
+    pub job_id: JobId,
+    pub scheduled_at: DateTime<Utc>,
+    pub attempt: u16,
+    pub end: RunEnd,
 }
 
 /// Captured output of a run.
@@ -288,24 +310,25 @@ impl Store {
 
     /// Records final outcomes. An outcome applies only to a run still `running`: if the run was
     /// meanwhile declared interrupted, that record stands. Output is kept either way.
-    pub async fn record_outcomes(&self, outcomes: &[Outcome]) -> Result<()> {
+    pub async fn record_outcomes<O: Borrow<Outcome> + Sync>(&self, outcomes: &[O]) -> Result<()> {
         for chunk in outcomes.chunks(CHUNK) {
             let mut q: QueryBuilder<MySql> = QueryBuilder::new(
                 "INSERT INTO runs (id, job_id, scheduled_at, attempt, status, reason, created_at, started_at, \
                  finished_at, exit_code, term_signal) ",
             );
             q.push_values(chunk, |mut b, o| {
+                let o = o.borrow();
                 b.push_bind(o.id.to_string())
                     .push_bind(o.job_id.to_string())
                     .push_bind(o.scheduled_at)
                     .push_bind(o.attempt)
-                    .push_bind(o.status.as_str())
-                    .push_bind(truncate_reason(o.reason.as_deref()))
+                    .push_bind(o.end.status.as_str())
+                    .push_bind(truncate_reason(o.end.reason.as_deref()))
                     .push("NOW(6)")
-                    .push_bind(o.started_at)
-                    .push_bind(o.finished_at)
-                    .push_bind(o.exit_code)
-                    .push_bind(o.signal);
+                    .push_bind(o.end.started_at)
+                    .push_bind(o.end.finished_at)
+                    .push_bind(o.end.exit_code)
+                    .push_bind(o.end.signal);
             });
             // Assignments run left to right and see earlier ones, so `status` goes last.
             q.push(
@@ -319,16 +342,21 @@ impl Store {
             );
             q.build().execute(self.pool()).await?;
 
-            let with_output: Vec<&Outcome> = chunk.iter().filter(|o| o.output.is_some()).collect();
+            let with_output: Vec<(RunId, &Output)> = chunk
+                .iter()
+                .filter_map(|o| {
+                    let o = o.borrow();
+                    o.end.output.as_ref().map(|out| (o.id, out))
+                })
+                .collect();
             if !with_output.is_empty() {
                 let mut q: QueryBuilder<MySql> = QueryBuilder::new(
                     "INSERT INTO run_output (run_id, stdout, stderr, stdout_truncated, stderr_truncated) ",
                 );
-                q.push_values(with_output, |mut b, o| {
-                    let out = o.output.clone().unwrap_or_default();
-                    b.push_bind(o.id.to_string())
-                        .push_bind(out.stdout)
-                        .push_bind(out.stderr)
+                q.push_values(with_output, |mut b, (id, out)| {
+                    b.push_bind(id.to_string())
+                        .push_bind(out.stdout.as_slice())
+                        .push_bind(out.stderr.as_slice())
                         .push_bind(out.stdout_truncated)
                         .push_bind(out.stderr_truncated);
                 });

@@ -7,7 +7,7 @@ use distcron_core::{
     Job, JobId, JobOptions, JobSpec, JobStatus, JobType, RunId, RunStatus, Schedule, TimeZone,
     UserName,
 };
-use distcron_store::{Claimant, CreateOutcome, MysqlSettings, NewRun, Outcome, Store};
+use distcron_store::{Claimant, CreateOutcome, MysqlSettings, NewRun, Outcome, RunEnd, Store};
 use secrecy::SecretString;
 use std::time::Duration;
 
@@ -257,13 +257,15 @@ async fn an_outcome_does_not_overwrite_an_interruption_and_the_retry_comes_with_
             job_id: job,
             scheduled_at: at,
             attempt: 1,
-            status: RunStatus::Succeeded,
-            reason: None,
-            started_at: Some(at),
-            finished_at: Utc::now(),
-            exit_code: Some(0),
-            signal: None,
-            output: None,
+            end: RunEnd {
+                status: RunStatus::Succeeded,
+                reason: None,
+                started_at: Some(at),
+                finished_at: Utc::now(),
+                exit_code: Some(0),
+                signal: None,
+                output: None,
+            },
         }])
         .await
         .expect("record");

@@ -2,10 +2,10 @@
 //! written in batches. Nothing is dropped: while MySQL is unavailable, records wait and the
 //! recorder keeps trying, so every run ends with its outcome recorded once MySQL is back.
 
-use crate::exec::{Finished, RunSpec};
+use crate::exec::RunSpec;
 use chrono::Utc;
 use distcron_core::{JobId, RunStatus};
-use distcron_store::{JobStatusChange, Outcome, Store};
+use distcron_store::{JobStatusChange, Outcome, RunEnd, Store};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -22,7 +22,7 @@ pub struct Record {
 
 impl Record {
     /// Applies the job's options to a finished run: retries, and the job status rules.
-    pub fn new(spec: &RunSpec, finished: Finished) -> Record {
+    pub fn new(spec: &RunSpec, finished: RunEnd) -> Record {
         let options = &spec.task.spec.options;
         let once = spec.task.spec.schedule.is_once();
         let now = Utc::now();
@@ -52,13 +52,7 @@ impl Record {
                 job_id: spec.task.id,
                 scheduled_at: spec.scheduled_at,
                 attempt: spec.attempt,
-                status: finished.status,
-                reason: finished.reason,
-                started_at: finished.started_at,
-                finished_at: finished.finished_at,
-                exit_code: finished.exit_code,
-                signal: finished.signal,
-                output: finished.output,
+                end: finished,
             },
             job_change,
             retry,
@@ -168,13 +162,13 @@ impl Recorder {
 }
 
 async fn flush(store: &Store, batch: &[Record]) -> distcron_store::Result<()> {
-    let outcomes: Vec<Outcome> = batch.iter().map(|r| r.outcome.clone()).collect();
+    let outcomes: Vec<&Outcome> = batch.iter().map(|r| &r.outcome).collect();
     store.record_outcomes(&outcomes).await?;
     // The latest outcome of each job decides its status.
     let mut latest: HashMap<JobId, (chrono::DateTime<Utc>, JobStatusChange)> = HashMap::new();
     for r in batch {
         if let Some(change) = r.job_change {
-            let at = r.outcome.finished_at;
+            let at = r.outcome.end.finished_at;
             let entry = latest.entry(r.outcome.job_id).or_insert((at, change));
             if at >= entry.0 {
                 *entry = (at, change);

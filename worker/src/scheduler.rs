@@ -5,7 +5,7 @@
 //! never started again.
 
 use crate::cache::BlobCache;
-use crate::exec::{Executor, Finished, Program, RunSpec, Stop};
+use crate::exec::{Executor, Program, RunSpec, Stop};
 use crate::gate::Gate;
 use crate::inflight::{InFlight, InFlightRun};
 use crate::recorder::{Record, Recorder};
@@ -13,7 +13,7 @@ use crate::ticks::{Action, MAX_MISSED, Overlap, anchor, decide, next_tick};
 use chrono::{DateTime, Utc};
 use distcron_core::payload::JobTask;
 use distcron_core::{Concurrency, JobId, JobType, Run, RunId, RunStatus};
-use distcron_store::{Claimant, NewRun, Store};
+use distcron_store::{Claimant, NewRun, RunEnd, Store};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -520,7 +520,7 @@ impl Scheduler {
                                 });
                                 self.recorder.record(Record::new(
                                     &spec,
-                                    Finished::not_started(p.row.status, reason),
+                                    RunEnd::not_started(p.row.status, reason),
                                 ));
                             }
                             _ => {}
@@ -607,7 +607,7 @@ impl Scheduler {
             };
             self.recorder.record(Record::new(
                 &spec,
-                Finished::not_started(
+                RunEnd::not_started(
                     RunStatus::Interrupted,
                     "interrupted: claimed by this worker but never started",
                 ),
@@ -650,7 +650,7 @@ impl Scheduler {
         if let Err(closed) = self.gate.check() {
             self.recorder.record(Record::new(
                 &spec,
-                Finished::not_started(RunStatus::Interrupted, format!("not started: {}", closed.0)),
+                RunEnd::not_started(RunStatus::Interrupted, format!("not started: {}", closed.0)),
             ));
             return;
         }
@@ -701,7 +701,7 @@ impl Scheduler {
             };
             let finished = match started {
                 Ok(started) => exec.supervise(&spec, started, stop_rx).await,
-                Err((status, reason)) => Finished::not_started(status, reason),
+                Err((status, reason)) => RunEnd::not_started(status, reason),
             };
             // Recorded before it leaves the in-flight set, so that it is always in one of the
             // two (shutdown waits for both; the orphan sweep spares both).

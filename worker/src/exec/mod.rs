@@ -11,7 +11,7 @@ use cgroup::{CgroupRoot, RunCgroup};
 use chrono::{DateTime, SecondsFormat, Utc};
 use distcron_core::RunStatus;
 use distcron_core::payload::JobTask;
-use distcron_store::Output;
+use distcron_store::{Output, RunEnd};
 use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
@@ -104,33 +104,6 @@ pub enum Program {
     Shell(String),
     /// A verified executable file.
     File(PathBuf),
-}
-
-/// How a run ended.
-#[derive(Clone, Debug)]
-pub struct Finished {
-    pub status: RunStatus,
-    pub reason: Option<String>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: DateTime<Utc>,
-    pub exit_code: Option<i32>,
-    pub signal: Option<i32>,
-    pub output: Option<Output>,
-}
-
-impl Finished {
-    /// A run that never started a process.
-    pub fn not_started(status: RunStatus, reason: impl Into<String>) -> Finished {
-        Finished {
-            status,
-            reason: Some(reason.into()),
-            started_at: None,
-            finished_at: Utc::now(),
-            exit_code: None,
-            signal: None,
-            output: None,
-        }
-    }
 }
 
 /// Everything runs share.
@@ -374,7 +347,7 @@ impl Executor {
         spec: &RunSpec,
         mut started: Started,
         mut stop: watch::Receiver<Option<Stop>>,
-    ) -> Finished {
+    ) -> RunEnd {
         let reader = |fd: Option<OwnedFd>| {
             fd.and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok())
         };
@@ -470,7 +443,7 @@ impl Executor {
                 (None, None) => (RunStatus::Failed, Some("ended without an exit code".into())),
             },
         };
-        Finished {
+        RunEnd {
             status,
             reason,
             started_at: Some(started.started_at),
