@@ -9,11 +9,9 @@ mod workers;
 
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub fn router(state: AppState) -> Router {
-    let max_body_bytes = state.max_body_bytes;
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -24,7 +22,6 @@ pub fn router(state: AppState) -> Router {
         .route("/workers", get(workers::list_workers))
         .route("/users", post(users::create_user))
         .route("/schedule/preview", get(schedule::preview))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
