@@ -365,3 +365,79 @@ fn processes_with(needle: &str) -> Vec<String> {
     }
     out
 }
+
+/// A local account the test creates, removed again when dropped.
+struct Account(String);
+
+impl Account {
+    fn create(name: &str) -> Account {
+        let out = std::process::Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                name,
+            ])
+            .output()
+            .expect("useradd");
+        assert!(
+            out.status.success(),
+            "useradd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Account(name.to_string())
+    }
+}
+
+impl Drop for Account {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("userdel").arg(&self.0).output();
+    }
+}
+
+#[tokio::test]
+async fn a_run_as_account_created_after_a_failed_run_is_used_from_the_next_run_on() {
+    let cluster = TestCluster::start_with(ClusterOptions {
+        workers: 1,
+        ..Default::default()
+    })
+    .await;
+    let admin = cluster.admin();
+    let name = format!("dc{}", cluster.name);
+    let job = admin
+        .create_job(&json!({"type": "command", "schedule": "* * * * * *", "executable": "id -un", "run_as": name}))
+        .await;
+    let id = job["id"].as_str().expect("id");
+    let run = finished_run(&admin, id, Duration::from_secs(15)).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(
+        run["reason"]
+            .as_str()
+            .expect("reason")
+            .contains(&format!("no user `{name}`")),
+        "{run}"
+    );
+    let _account = Account::create(&name);
+    let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let ran = eventually("a run as the new account", Duration::from_secs(15), || {
+        let admin = admin.clone();
+        let created = created.clone();
+        async move {
+            let runs = admin.get(&format!("/jobs/{id}/runs")).await.body;
+            runs.as_array()?
+                .iter()
+                .find(|r| {
+                    r["status"] == "succeeded"
+                        && r["scheduled_at"]
+                            .as_str()
+                            .is_some_and(|t| t > created.as_str())
+                })
+                .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+        }
+    })
+    .await;
+    let run = admin.get(&format!("/runs/{ran}")).await.body;
+    assert_eq!(run["output"]["stdout"], format!("{name}\n"), "{run}");
+    admin.delete(&format!("/jobs/{id}")).await;
+}

@@ -110,7 +110,7 @@ pub enum Program {
 pub struct Executor {
     pub worker_id: String,
     default_user: String,
-    users: Mutex<HashMap<String, Result<RunUser, String>>>,
+    users: Mutex<HashMap<String, RunUser>>,
     can_switch_user: bool,
     cgroups: Option<CgroupRoot>,
     max_output: usize,
@@ -196,12 +196,16 @@ impl Executor {
         self.cgroups.is_some()
     }
 
+    /// The account `name`, looked up once. A failed lookup is not kept: an account created
+    /// later (or an NSS source that was briefly unavailable) works from the next run on.
     fn user(&self, name: &str) -> Result<RunUser, String> {
         let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
-        users
-            .entry(name.to_string())
-            .or_insert_with(|| RunUser::lookup(name))
-            .clone()
+        if let Some(user) = users.get(name) {
+            return Ok(user.clone());
+        }
+        let user = RunUser::lookup(name)?;
+        users.insert(name.to_string(), user.clone());
+        Ok(user)
     }
 
     /// The environment of a run: nothing of the worker's own, a few basics, and the run's
