@@ -4,9 +4,6 @@
 use crate::job::{Job, UserName};
 use serde::{Deserialize, Serialize};
 
-/// Header carrying the shared internal token.
-pub const AUTHORIZATION: &str = "authorization";
-
 /// `POST /internal/jobs`: persist and publish a job the API server has validated. Idempotent
 /// on `job.id`, so an API server may retry after a timeout without creating a second job.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -4,19 +4,18 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
+use crate::routes::{next_page_headers, page_limit, parse_schedule};
 use crate::state::AppState;
 use crate::view::JobView;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use bytes::Bytes;
 use chrono::{SubsecRound, Utc};
 use distcron_core::internal::{CreateJob, FinishJob};
-use distcron_core::{
-    Job, JobId, JobOptions, JobSpec, JobStatus, JobType, Schedule, TimeZone, UserName,
-};
+use distcron_core::{Job, JobId, JobOptions, JobSpec, JobStatus, JobType, UserName};
 use distcron_store::JobFilter;
 use serde::Deserialize;
 
@@ -84,19 +83,7 @@ pub async fn create_job(
         .job_type
         .parse()
         .map_err(|e| ApiError::bad_request("invalid_type", e))?;
-    let schedule = Schedule::parse(&req.schedule)
-        .map_err(|e| ApiError::bad_request("invalid_schedule", e.to_string()))?;
-    let timezone = match &req.timezone {
-        Some(tz) => TimeZone::parse(tz)
-            .map_err(|e| ApiError::bad_request("invalid_timezone", e.to_string()))?,
-        None => TimeZone::utc(),
-    };
-    let privileged = req.privileged.unwrap_or(false);
-    if (privileged || req.run_as.is_some()) && !caller.0.is_admin {
-        return Err(ApiError::Forbidden(
-            "only admins may submit privileged jobs or choose the user a job runs as (`privileged`, `run_as`)".into(),
-        ));
-    }
+    let (schedule, timezone) = parse_schedule(&req.schedule, req.timezone.as_deref())?;
 
     let defaults = JobOptions::default();
     let options = JobOptions {
@@ -126,10 +113,15 @@ pub async fn create_job(
         schedule,
         timezone,
         timeout_seconds: req.timeout_seconds,
-        privileged,
+        privileged: req.privileged.unwrap_or(false),
         run_as: req.run_as,
         options,
     };
+    if spec.needs_admin() && !caller.0.is_admin {
+        return Err(ApiError::Forbidden(
+            "only admins may submit privileged jobs or choose the user a job runs as (`privileged`, `run_as`)".into(),
+        ));
+    }
     let upload = match (job_type, req.executable, req.content) {
         (JobType::Command, Some(command), None) => {
             spec.executable = command;
@@ -214,9 +206,6 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-const DEFAULT_PAGE: u32 = 100;
-const MAX_PAGE: u32 = 1000;
-
 pub async fn list_jobs(
     State(state): State<AppState>,
     caller: Caller,
@@ -245,13 +234,7 @@ pub async fn list_jobs(
         }
         Some(caller.0.name.clone())
     };
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be between 1 and {MAX_PAGE}"),
-        ));
-    }
+    let limit = page_limit(q.limit)?;
     let after = q
         .cursor
         .as_deref()
@@ -279,12 +262,7 @@ pub async fn list_jobs(
         if let (true, Some(o)) = (caller.0.is_admin, &owner) {
             next.push_str(&format!("&owner={o}"));
         }
-        if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
-            headers.insert(header::LINK, v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&last.id.to_string()) {
-            headers.insert("x-next-cursor", v);
-        }
+        headers = next_page_headers(&next, &last.id.to_string());
     }
     Ok((
         headers,
@@ -302,7 +280,16 @@ pub(crate) async fn visible_job(
     let id: JobId = id.parse().map_err(|e: distcron_core::job::JobError| {
         ApiError::bad_request("invalid_id", e.to_string())
     })?;
-    match state.store.get_job(&id).await? {
+    visible_job_by_id(state, caller, &id).await
+}
+
+/// `visible_job` for an id already parsed.
+pub(crate) async fn visible_job_by_id(
+    state: &AppState,
+    caller: &Caller,
+    id: &JobId,
+) -> Result<Job, ApiError> {
+    match state.store.get_job(id).await? {
         Some(job) if caller.0.is_admin || job.owner == caller.0.name => Ok(job),
         _ => Err(ApiError::NotFound(format!("no job {id}"))),
     }

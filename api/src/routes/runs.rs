@@ -3,12 +3,13 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::routes::jobs::visible_job;
+use crate::routes::jobs::{visible_job, visible_job_by_id};
+use crate::routes::{next_page_headers, page_limit};
 use crate::state::AppState;
 use crate::view::rfc3339;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use distcron_core::{Run, RunId};
 use distcron_store::Output;
@@ -83,8 +84,6 @@ pub struct RunsQuery {
     cursor: Option<String>,
 }
 
-const MAX_PAGE: u32 = 1000;
-
 /// Cursors are `<scheduled_at in µs since the epoch>.<attempt>` of the previous page's last run.
 fn parse_cursor(c: &str) -> Option<(DateTime<Utc>, u16)> {
     let (micros, attempt) = c.split_once('.')?;
@@ -101,13 +100,7 @@ pub async fn list_runs(
     QueryParams(q): QueryParams<RunsQuery>,
 ) -> Result<(HeaderMap, Json<Vec<RunView>>), ApiError> {
     let job = visible_job(&state, &caller, &id).await?;
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be between 1 and {MAX_PAGE}"),
-        ));
-    }
+    let limit = page_limit(q.limit)?;
     let before = match q.cursor.as_deref() {
         Some(c) => Some(parse_cursor(c).ok_or_else(|| {
             ApiError::bad_request("invalid_query", format!("invalid cursor `{c}`"))
@@ -120,15 +113,8 @@ pub async fn list_runs(
         && let Some(last) = runs.last()
     {
         let cursor = format!("{}.{}", last.scheduled_at.timestamp_micros(), last.attempt);
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "</jobs/{}/runs?limit={limit}&cursor={cursor}>; rel=\"next\"",
-            job.id
-        )) {
-            headers.insert(header::LINK, v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&cursor) {
-            headers.insert("x-next-cursor", v);
-        }
+        let next = format!("/jobs/{}/runs?limit={limit}&cursor={cursor}", job.id);
+        headers = next_page_headers(&next, &cursor);
     }
     Ok((headers, Json(runs.iter().map(RunView::from).collect())))
 }
@@ -144,7 +130,7 @@ pub async fn get_run(
     let not_found = || ApiError::NotFound(format!("no run {run_id}"));
     let (run, output) = state.store.get_run(&run_id).await?.ok_or_else(not_found)?;
     // The run is visible exactly when its job is.
-    visible_job(&state, &caller, &run.job_id.to_string())
+    visible_job_by_id(&state, &caller, &run.job_id)
         .await
         .map_err(|_| not_found())?;
     Ok(Json(RunWithOutput {

@@ -4,10 +4,10 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
+use crate::routes::parse_schedule;
 use crate::view::rfc3339;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use distcron_core::{Schedule, TimeZone};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -26,13 +26,7 @@ pub async fn preview(
     _caller: Caller,
     QueryParams(q): QueryParams<PreviewQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let schedule = Schedule::parse(&q.schedule)
-        .map_err(|e| ApiError::bad_request("invalid_schedule", e.to_string()))?;
-    let timezone = match &q.timezone {
-        Some(tz) => TimeZone::parse(tz)
-            .map_err(|e| ApiError::bad_request("invalid_timezone", e.to_string()))?,
-        None => TimeZone::utc(),
-    };
+    let (schedule, timezone) = parse_schedule(&q.schedule, q.timezone.as_deref())?;
     let count = q.count.unwrap_or(5);
     if count == 0 || count > MAX_COUNT {
         return Err(ApiError::bad_request(
