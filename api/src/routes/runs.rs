@@ -130,9 +130,13 @@ pub async fn get_run(
     let not_found = || ApiError::NotFound(format!("no run {run_id}"));
     let (run, output) = state.store.get_run(&run_id).await?.ok_or_else(not_found)?;
     // The run is visible exactly when its job is.
+    // Only "not visible" becomes this run's 404; a store failure stays a 503.
     visible_job_by_id(&state, &caller, &run.job_id)
         .await
-        .map_err(|_| not_found())?;
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => not_found(),
+            other => other,
+        })?;
     Ok(Json(RunWithOutput {
         run: RunView::from(&run),
         output: output.map(OutputView::from),
