@@ -85,7 +85,8 @@ impl JobState {
 struct Planned {
     task: Arc<JobTask>,
     row: NewRun,
-    /// The job's cursor before this instant, to go back to if the rows cannot be written.
+    /// The job's tick before this one (its cursor), to go back to if this row cannot be
+    /// written.
     prev_cursor: DateTime<Utc>,
 }
 
@@ -394,6 +395,9 @@ impl Scheduler {
                 // Those runs may have ended since: look again, for the next tick.
                 foreign_check.push(job);
             }
+            // Each row carries the tick before it: if its chunk cannot be written, the job goes
+            // back to there, and the ticks before it (whose rows were written) stay decided.
+            let mut before = cursor;
             for (t, action) in decide(
                 &ticks,
                 now,
@@ -402,18 +406,19 @@ impl Scheduler {
                 overlap,
             ) {
                 let row = match action {
-                    Action::Run => self.plan(&task, t, RunStatus::Running, None, cursor),
+                    Action::Run => self.plan(&task, t, RunStatus::Running, None, before),
                     Action::Replace => {
                         for (_, run) in self.inflight.of_job(&job) {
                             run.control.stop(Stop::Replaced(t));
                         }
-                        self.plan(&task, t, RunStatus::Running, None, cursor)
+                        self.plan(&task, t, RunStatus::Running, None, before)
                     }
                     Action::Skip(reason) => {
-                        self.plan(&task, t, RunStatus::Skipped, Some(reason), cursor)
+                        self.plan(&task, t, RunStatus::Skipped, Some(reason), before)
                     }
                 };
                 planned.push(row);
+                before = t;
             }
             if let Some(state) = self.jobs.get_mut(&job) {
                 state.cursor = Some(last);
@@ -489,6 +494,10 @@ impl Scheduler {
             });
             claims.push_back((chunk, claim));
         }
+        // Jobs whose ticks went back to be looked at again after a failed chunk: their rows in
+        // later chunks are decided then, not now (starting one now and again on the retry,
+        // which finds the row as this worker's own, would run it twice).
+        let mut rolled_back: HashSet<JobId> = HashSet::new();
         while let Some((chunk, claim)) = claims.pop_front() {
             let result = match claim.await {
                 Ok(r) => r.map_err(|e| e.to_string()),
@@ -498,6 +507,9 @@ impl Scheduler {
                 Ok(owned) => {
                     let mut starts = Vec::new();
                     for p in chunk {
+                        if rolled_back.contains(&p.task.id) {
+                            continue;
+                        }
                         let tick = (p.row.job_id, p.row.scheduled_at, p.row.attempt);
                         match (owned.get(&tick), p.row.status) {
                             (None, RunStatus::Running) => {
@@ -534,9 +546,10 @@ impl Scheduler {
                     // here as this worker's own, and the misfire policy decides.
                     tracing::warn!(error = %e, ticks = chunk.len(), "cannot write run rows; retrying these ticks");
                     let retry_at = Utc::now() + chrono::Duration::seconds(1);
-                    let mut seen = HashSet::new();
                     for p in chunk {
-                        if !seen.insert(p.task.id) {
+                        // Rows are in time order: a job's first row here (or in an earlier
+                        // failed chunk) has its earliest cursor.
+                        if !rolled_back.insert(p.task.id) {
                             continue;
                         }
                         if let Some(state) = self.jobs.get_mut(&p.task.id) {
