@@ -403,26 +403,34 @@ impl Store {
     }
 
     /// Queues a retry: attempt `attempt` of the tick, to start at `not_before` on whichever
-    /// worker owns the job then. A retry already queued is left alone.
+    /// worker owns the job then; true if it was queued. Only where the attempt before it is
+    /// recorded as failed, timed out or interrupted (an outcome that lost to another record,
+    /// say a run that succeeded, queues nothing) and the job is still on its schedule. A retry
+    /// already queued is left alone.
     pub async fn queue_retry(
         &self,
         job_id: &JobId,
         scheduled_at: DateTime<Utc>,
         attempt: u16,
         not_before: DateTime<Utc>,
-    ) -> Result<()> {
-        sqlx::query(
+    ) -> Result<bool> {
+        let done = sqlx::query(
             "INSERT INTO runs (id, job_id, scheduled_at, attempt, status, created_at, not_before) \
-             VALUES (?, ?, ?, ?, 'pending', NOW(6), ?) ON DUPLICATE KEY UPDATE id = id",
+             SELECT ?, r.job_id, r.scheduled_at, ?, 'pending', NOW(6), ? \
+             FROM runs r JOIN jobs j ON j.id = r.job_id \
+             WHERE r.job_id = ? AND r.scheduled_at = ? AND r.attempt = ? \
+               AND r.status IN ('failed', 'timed_out', 'interrupted') AND j.status <> 'finished' \
+             ON DUPLICATE KEY UPDATE id = runs.id",
         )
         .bind(RunId::new().to_string())
-        .bind(job_id.to_string())
-        .bind(scheduled_at)
         .bind(attempt)
         .bind(not_before)
+        .bind(job_id.to_string())
+        .bind(scheduled_at)
+        .bind(attempt.saturating_sub(1))
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Retries whose time has come, of any job; the caller keeps those of its own jobs.
@@ -493,24 +501,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(true)
-    }
-
-    /// Marks runs of this worker life interrupted (shutdown, lost contact), if still running.
-    pub async fn interrupt_own_runs(&self, ids: &[RunId], reason: &str) -> Result<u64> {
-        let mut total = 0;
-        for chunk in ids.chunks(CHUNK) {
-            let mut q: QueryBuilder<MySql> =
-                QueryBuilder::new("UPDATE runs SET status = 'interrupted', reason = ");
-            q.push_bind(reason)
-                .push(", finished_at = NOW(6) WHERE status = 'running' AND id IN (");
-            let mut sep = q.separated(", ");
-            for id in chunk {
-                sep.push_bind(id.to_string());
-            }
-            q.push(")");
-            total += q.build().execute(self.pool()).await?.rows_affected();
-        }
-        Ok(total)
     }
 
     /// The job's runs, newest first, `limit` at a time; `before` is the previous page's last

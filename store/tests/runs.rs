@@ -325,3 +325,64 @@ where
     }
     out
 }
+
+#[tokio::test]
+async fn a_retry_is_queued_only_after_a_recorded_failure_and_never_for_a_finished_job() {
+    let db = TestDb::new().await;
+    let job = db.job(JobOptions::default()).await;
+    let w = claimant("w");
+    let base = Utc::now().trunc_subsecs(0);
+    let ended = |row: &NewRun, status: RunStatus| Outcome {
+        id: row.id,
+        job_id: row.job_id,
+        scheduled_at: row.scheduled_at,
+        attempt: row.attempt,
+        end: RunEnd {
+            status,
+            reason: None,
+            started_at: Some(row.scheduled_at),
+            finished_at: Utc::now(),
+            exit_code: None,
+            signal: None,
+            output: None,
+        },
+    };
+    let retry = |at: DateTime<Utc>| db.store.queue_retry(&job, at, 2, Utc::now());
+    let (ok, failed, late) = (
+        tick(job, base, 1),
+        tick(job, base + chrono::Duration::seconds(1), 1),
+        tick(job, base + chrono::Duration::seconds(2), 1),
+    );
+    db.store
+        .claim_runs(&[ok.clone(), failed.clone(), late.clone()], &w)
+        .await
+        .expect("claim");
+    // Attempt 1 succeeded: a retry asked for on a stale view (say, an orphan sweep that
+    // thought it interrupted) queues nothing.
+    db.store
+        .record_outcomes(&[ended(&ok, RunStatus::Succeeded)])
+        .await
+        .expect("record");
+    assert!(!retry(ok.scheduled_at).await.expect("queue"));
+    // A failed attempt 1 gets its retry.
+    db.store
+        .record_outcomes(&[ended(&failed, RunStatus::Failed)])
+        .await
+        .expect("record");
+    assert!(retry(failed.scheduled_at).await.expect("queue"));
+    // Once the job is finished, no new retry is queued for it.
+    db.store
+        .apply_job_status(&[(job, distcron_store::JobStatusChange::Finished)])
+        .await
+        .expect("finish");
+    db.store
+        .record_outcomes(&[ended(&late, RunStatus::Failed)])
+        .await
+        .expect("record");
+    assert!(!retry(late.scheduled_at).await.expect("queue"));
+    let due = db.store.due_retries().await.expect("due");
+    assert_eq!(
+        due.iter().map(|r| r.scheduled_at).collect::<Vec<_>>(),
+        vec![failed.scheduled_at]
+    );
+}

@@ -180,7 +180,7 @@ async fn flush(store: &Store, batch: &[Record]) -> distcron_store::Result<()> {
     store.apply_job_status(&changes).await?;
     for r in batch {
         if let Some((attempt, not_before)) = r.retry {
-            store
+            let queued = store
                 .queue_retry(
                     &r.outcome.job_id,
                     r.outcome.scheduled_at,
@@ -188,6 +188,9 @@ async fn flush(store: &Store, batch: &[Record]) -> distcron_store::Result<()> {
                     not_before,
                 )
                 .await?;
+            if !queued {
+                tracing::debug!(job_id = %r.outcome.job_id, scheduled_at = %r.outcome.scheduled_at, attempt, "no retry queued: the attempt before it did not fail as recorded, or the job is finished");
+            }
         }
     }
     Ok(())
