@@ -7,7 +7,7 @@
 
 use distcron_core::JobId;
 use distcron_core::payload::{self, Assignment, JobTask};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// What ZooKeeper holds now.
 #[derive(Clone, Debug, Default)]
@@ -228,15 +228,6 @@ pub fn plan(desired: &BTreeMap<JobId, JobTask>, observed: &Observed) -> (Vec<Op>
 /// The data of an assignment znode.
 pub fn assignment_data(version: u64) -> Vec<u8> {
     payload::encode(&Assignment { version })
-}
-
-/// Workers that hold assignments but are not registered.
-pub fn dead_workers(observed: &Observed) -> BTreeSet<&String> {
-    observed
-        .assignments
-        .keys()
-        .filter(|w| !observed.live.contains_key(*w))
-        .collect()
 }
 
 #[cfg(test)]
