@@ -208,7 +208,13 @@ impl Worker {
         supervisor.spawn("scheduler", scheduler.run(command_rx, token.clone()));
         supervisor.spawn(
             "adopter",
-            scheduler::run_adopter(store.clone(), adopter_rx, commands.clone(), token.clone()),
+            scheduler::run_adopter(
+                store.clone(),
+                settings.worker_id.clone(),
+                adopter_rx,
+                commands.clone(),
+                token.clone(),
+            ),
         );
         supervisor.spawn(
             "recorder",

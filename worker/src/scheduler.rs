@@ -461,14 +461,11 @@ impl Scheduler {
     fn refresh_foreign(&self, jobs: Vec<JobId>) {
         let store = self.store.clone();
         let tx = self.commands.clone();
+        let me = self.claimant.worker_id.clone();
         tokio::spawn(async move {
             match store.running_runs(&jobs).await {
                 Ok(running) => {
-                    let mut by_job: HashMap<JobId, Vec<RunId>> =
-                        jobs.into_iter().map(|j| (j, Vec::new())).collect();
-                    for r in running {
-                        by_job.entry(r.job_id).or_default().push(r.id);
-                    }
+                    let by_job = foreign_runs(jobs, running, &me);
                     let _ = tx.send(Command::ForeignRuns(by_job));
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot check runs on other workers"),
@@ -724,10 +721,29 @@ impl Scheduler {
     }
 }
 
+/// The runs of `jobs` that run elsewhere, by job: rows still `running` that another worker
+/// holds. This worker's own runs are in its in-flight set, where the concurrency policies see
+/// them as local (a `replace` stops them, which it cannot do to a run elsewhere).
+fn foreign_runs(
+    jobs: impl IntoIterator<Item = JobId>,
+    running: Vec<Run>,
+    me: &str,
+) -> HashMap<JobId, Vec<RunId>> {
+    let mut by_job: HashMap<JobId, Vec<RunId>> =
+        jobs.into_iter().map(|j| (j, Vec::new())).collect();
+    for r in running {
+        if r.worker_id.as_deref() != Some(me) {
+            by_job.entry(r.job_id).or_default().push(r.id);
+        }
+    }
+    by_job
+}
+
 /// Reads where adopted jobs stand, for many jobs per query: jobs assigned within a few
 /// milliseconds of each other (a burst of new jobs, a dead worker's jobs) are read together.
 pub async fn run_adopter(
     store: Store,
+    worker_id: String,
     mut rx: mpsc::UnboundedReceiver<Vec<JobId>>,
     commands: mpsc::UnboundedSender<Command>,
     cancel: CancellationToken,
@@ -744,11 +760,16 @@ pub async fn run_adopter(
         while let Ok(more) = rx.try_recv() {
             batch.extend(more);
         }
-        fetch_adoptions(store.clone(), batch, commands.clone()).await;
+        fetch_adoptions(store.clone(), &worker_id, batch, commands.clone()).await;
     }
 }
 
-async fn fetch_adoptions(store: Store, jobs: Vec<JobId>, tx: mpsc::UnboundedSender<Command>) {
+async fn fetch_adoptions(
+    store: Store,
+    me: &str,
+    jobs: Vec<JobId>,
+    tx: mpsc::UnboundedSender<Command>,
+) {
     let result = async {
         let last = store.last_accounted(&jobs).await?;
         let running = store.running_runs(&jobs).await?;
@@ -757,10 +778,7 @@ async fn fetch_adoptions(store: Store, jobs: Vec<JobId>, tx: mpsc::UnboundedSend
     .await;
     match result {
         Ok((last, running)) => {
-            let mut foreign: HashMap<JobId, Vec<RunId>> = HashMap::new();
-            for r in running {
-                foreign.entry(r.job_id).or_default().push(r.id);
-            }
+            let mut foreign = foreign_runs(jobs.iter().copied(), running, me);
             let adoptions = jobs
                 .into_iter()
                 .map(|job| Adoption {
@@ -775,5 +793,46 @@ async fn fetch_adoptions(store: Store, jobs: Vec<JobId>, tx: mpsc::UnboundedSend
             tracing::warn!(error = %e, jobs = jobs.len(), "cannot read where adopted jobs stand; retrying");
             let _ = tx.send(Command::AdoptionFailed(jobs));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(job: JobId, worker: &str) -> Run {
+        let now = Utc::now();
+        Run {
+            id: RunId::new(),
+            job_id: job,
+            scheduled_at: now,
+            attempt: 1,
+            status: RunStatus::Running,
+            reason: None,
+            worker_id: Some(worker.into()),
+            created_at: now,
+            started_at: Some(now),
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+        }
+    }
+
+    #[test]
+    fn only_runs_held_by_other_workers_are_foreign_and_every_job_gets_an_entry() {
+        let (a, b, c) = (JobId::new(), JobId::new(), JobId::new());
+        let elsewhere = running(a, "worker-2");
+        let by_job = foreign_runs(
+            [a, b, c],
+            vec![
+                elsewhere.clone(),
+                running(a, "worker-1"),
+                running(b, "worker-1"),
+            ],
+            "worker-1",
+        );
+        assert_eq!(by_job[&a], vec![elsewhere.id]);
+        assert!(by_job[&b].is_empty(), "this worker's own run is local");
+        assert!(by_job[&c].is_empty());
     }
 }
