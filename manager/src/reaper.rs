@@ -7,7 +7,6 @@
 
 use crate::leader::Leader;
 use crate::reconcile;
-use distcron_store::JobStatusChange;
 use std::time::Duration;
 
 pub async fn reap(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
@@ -44,13 +43,6 @@ async fn reap_once(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
         );
         if leader.store.interrupt_run(&run, &reason, retry).await? {
             tracing::warn!(run_id = %run.id, job_id = %run.job_id, worker = %worker, attempt = run.attempt, retry, "run interrupted");
-            if !retry && run.schedule == "@once" {
-                let job = run.job_id.parse()?;
-                leader
-                    .store
-                    .apply_job_status(&[(job, JobStatusChange::Finished)])
-                    .await?;
-            }
         }
     }
     Ok(())

@@ -470,8 +470,9 @@ impl Store {
     }
 
     /// Declares a run interrupted (if it is still running) and, if asked, queues its retry as
-    /// the next attempt, in one transaction. Returns whether the run was interrupted by this
-    /// call.
+    /// the next attempt, in one transaction. A one-shot job whose run is not retried is
+    /// finished in the same transaction, so that no failure between two writes leaves it on
+    /// its schedule for ever. Returns whether the run was interrupted by this call.
     pub async fn interrupt_run(&self, run: &StaleRun, reason: &str, retry: bool) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
@@ -495,6 +496,14 @@ impl Store {
             .bind(&run.job_id)
             .bind(run.scheduled_at)
             .bind(run.attempt + 1)
+            .bind(&run.job_id)
+            .execute(&mut *tx)
+            .await?;
+        } else if distcron_core::Schedule::parse(&run.schedule).is_ok_and(|s| s.is_once()) {
+            sqlx::query(
+                "UPDATE jobs SET status = 'finished', finished_at = NOW(6), updated_at = NOW(6) \
+                 WHERE id = ? AND status <> 'finished'",
+            )
             .bind(&run.job_id)
             .execute(&mut *tx)
             .await?;

@@ -386,3 +386,58 @@ async fn a_retry_is_queued_only_after_a_recorded_failure_and_never_for_a_finishe
         vec![failed.scheduled_at]
     );
 }
+
+#[tokio::test]
+async fn interrupting_a_one_shot_run_without_retry_finishes_its_job_in_the_same_stroke() {
+    let db = TestDb::new().await;
+    let job = db.job(JobOptions::default()).await;
+    let at = Utc::now().trunc_subsecs(0);
+    let row = tick(job, at, 1);
+    db.store
+        .claim_runs(std::slice::from_ref(&row), &claimant("w"))
+        .await
+        .expect("claim");
+    let stale = |schedule: &str| distcron_store::StaleRun {
+        id: row.id.to_string(),
+        job_id: job.to_string(),
+        scheduled_at: at,
+        attempt: 1,
+        worker_id: Some("w".into()),
+        incarnation: None,
+        retry_interrupted: false,
+        schedule: schedule.into(),
+    };
+    assert!(
+        db.store
+            .interrupt_run(&stale("@once"), "worker w died", false)
+            .await
+            .expect("interrupt")
+    );
+    let job = db.store.get_job(&job).await.expect("get").expect("job");
+    assert_eq!(job.status, JobStatus::Finished);
+    // A recurring job stays on its schedule.
+    let recurring = db.job(JobOptions::default()).await;
+    let row = tick(recurring, at, 1);
+    db.store
+        .claim_runs(std::slice::from_ref(&row), &claimant("w"))
+        .await
+        .expect("claim");
+    let run = distcron_store::StaleRun {
+        id: row.id.to_string(),
+        job_id: recurring.to_string(),
+        ..stale("* * * * * *")
+    };
+    assert!(
+        db.store
+            .interrupt_run(&run, "worker w died", false)
+            .await
+            .expect("interrupt")
+    );
+    let recurring = db
+        .store
+        .get_job(&recurring)
+        .await
+        .expect("get")
+        .expect("job");
+    assert_eq!(recurring.status, JobStatus::Scheduled);
+}
