@@ -49,6 +49,26 @@ impl ManagerClient {
             .map(|l| l.internal_url))
     }
 
+    /// Whether the leader answers its `/healthz` within `timeout`; the reason if not.
+    pub async fn leader_healthy(&self, timeout: Duration) -> Result<(), String> {
+        let url = self
+            .leader_url()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no leader manager is elected")?;
+        match self
+            .http
+            .get(format!("{url}/healthz"))
+            .timeout(timeout)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("leader at {url} answered {}", r.status())),
+            Err(e) => Err(format!("leader at {url} unreachable: {e}")),
+        }
+    }
+
     async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,

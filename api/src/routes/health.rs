@@ -18,28 +18,19 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(state): State<AppState>, _caller: Caller) -> (StatusCode, Json<Value>) {
     let timeout = Duration::from_secs(2);
     let zookeeper = state.zk.client().map(|_| ()).map_err(|e| e.to_string());
-    let mysql = match tokio::time::timeout(timeout, state.store.ping()).await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(_) => Err("timed out".into()),
+    let timed = |check: Result<Result<(), String>, _>| {
+        check.unwrap_or_else(|_: tokio::time::error::Elapsed| Err("timed out".to_string()))
     };
-    let s3 = match tokio::time::timeout(timeout, state.blobs.ping()).await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(_) => Err("timed out".into()),
-    };
-    let manager = match state.manager.leader_url().await {
-        Ok(Some(url)) => match reqwest::Client::new()
-            .get(format!("{url}/healthz"))
-            .timeout(timeout)
-            .send()
-            .await
-        {
-            Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(format!("leader at {url} answered {}", r.status())),
-            Err(e) => Err(format!("leader at {url} unreachable: {e}")),
-        },
-        Ok(None) => Err("no leader manager is elected".to_string()),
-        Err(e) => Err(e.to_string()),
-    };
+    let (mysql, s3, manager) = tokio::join!(
+        tokio::time::timeout(timeout, async {
+            state.store.ping().await.map_err(|e| e.to_string())
+        }),
+        tokio::time::timeout(timeout, async {
+            state.blobs.ping().await.map_err(|e| e.to_string())
+        }),
+        state.manager.leader_healthy(timeout),
+    );
+    let (mysql, s3) = (timed(mysql), timed(s3));
     let checks = [
         ("zookeeper", zookeeper),
         ("mysql", mysql),
