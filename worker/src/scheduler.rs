@@ -366,7 +366,7 @@ impl Scheduler {
                 due.push((job, state.due.take().unwrap_or(now).max(now)));
             }
         }
-        let busy = self.inflight.busy_jobs();
+        let mut busy = None;
         let mut planned = Vec::new();
         let mut foreign_check = Vec::new();
         for (job, until) in due {
@@ -384,9 +384,15 @@ impl Scheduler {
             if ticks.len() == MAX_MISSED {
                 tracing::warn!(job_id = %job, "more than {MAX_MISSED} missed ticks; accounting for the oldest first");
             }
-            let overlap = if !state.foreign.is_empty() {
+            // `allow` ignores overlaps: no need to know of any, nor to look for foreign runs.
+            let overlap = if task.spec.options.concurrency == Concurrency::Allow {
+                Overlap::None
+            } else if !state.foreign.is_empty() {
                 Overlap::Foreign
-            } else if busy.contains(&job) {
+            } else if busy
+                .get_or_insert_with(|| self.inflight.busy_jobs())
+                .contains(&job)
+            {
                 Overlap::Local
             } else {
                 Overlap::None
