@@ -52,6 +52,7 @@ impl Api {
             manager,
             max_upload_bytes: settings.max_upload_bytes,
             max_body_bytes: settings.max_body_bytes(),
+            known_tokens: Default::default(),
         };
         let app = routes::router(state);
 

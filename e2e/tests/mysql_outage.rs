@@ -1,7 +1,7 @@
 //! MySQL outages: the API answers 503 (not 500, not a hang), and nothing is half-created.
 
 use distcron_e2e::mysql::PrivateMysql;
-use distcron_e2e::{ClusterOptions, TestCluster, unique_name};
+use distcron_e2e::{ApiClient, ClusterOptions, TestCluster, unique_name};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -20,7 +20,40 @@ async fn with_mysql_stopped_post_answers_503_and_no_partial_job_exists_once_it_i
         .create_job(&json!({"type": "command", "executable": "true", "schedule": "@hourly"}))
         .await;
 
+    // Readiness, from each API server itself: all well, then MySQL named as what is down. A
+    // caller the server has just seen still gets the report while MySQL is down.
+    let servers: Vec<ApiClient> = ["api-1", "api-2"]
+        .into_iter()
+        .map(|api| ApiClient::new(cluster.url_of(api), Some(cluster.admin_token.clone())))
+        .collect();
+    for server in &servers {
+        let ready = server.get("/readyz").await;
+        assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+        for check in ["zookeeper", "mysql", "s3", "manager"] {
+            assert_eq!(ready.body["checks"][check]["ok"], true, "{}", ready.body);
+        }
+    }
+
     mysql.kill();
+    for server in &servers {
+        let ready = server
+            .try_request(Method::GET, "/readyz", None)
+            .await
+            .expect("an answer, not a hang");
+        assert_eq!(
+            ready.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            ready.body
+        );
+        assert_eq!(ready.body["ready"], false, "{}", ready.body);
+        assert_eq!(ready.body["checks"]["mysql"]["ok"], false, "{}", ready.body);
+        assert_eq!(
+            ready.body["checks"]["zookeeper"]["ok"], true,
+            "{}",
+            ready.body
+        );
+    }
     for body in [
         json!({"type": "command", "executable": "echo lost", "schedule": "@hourly"}),
         json!({"type": "script", "schedule": "@hourly", "content": "IyEvYmluL3NoCmVjaG8gbG9zdAo="}),
