@@ -32,6 +32,16 @@ impl Leader {
         self.lock.client()
     }
 
+    /// The worker the job is assigned to, as this leader last placed or observed it.
+    pub fn owner_of(&self, job: &JobId) -> Option<String> {
+        self.placement
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .owner
+            .get(job)
+            .cloned()
+    }
+
     /// Re-reads MySQL and ZooKeeper in full and repairs every difference.
     pub async fn resync(&self) -> Result<(), ResyncError> {
         let _exclusive = self.ops.write().await;

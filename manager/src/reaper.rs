@@ -3,7 +3,8 @@
 //! is gone or belongs to another life of that worker. A registration disappears only when the
 //! session has expired cluster-wide, and a worker stops its runs before its lease could go
 //! stale, so by then the run is not running anywhere. The retry, if the job allows one, is
-//! queued in the same transaction, for whichever worker owns the job.
+//! queued in the same transaction, for whichever worker owns the job. It also points retries
+//! nobody took in time (their worker died, or the job moved) at the job's current owner.
 
 use crate::leader::Leader;
 use crate::reconcile;
@@ -20,7 +21,11 @@ pub async fn reap(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
     }
 }
 
+/// A retry still pending this long after its time is pointed at the job's current owner.
+const OVERDUE: Duration = Duration::from_secs(5);
+
 async fn reap_once(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
+    repoint_retries(leader).await?;
     let stale = leader.store.stale_runs(lease).await?;
     if stale.is_empty() {
         return Ok(());
@@ -41,8 +46,30 @@ async fn reap_once(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
         let reason = format!(
             "interrupted: worker {worker} stopped while the run was in flight (its session expired)"
         );
-        if leader.store.interrupt_run(&run, &reason, retry).await? {
+        let owner = run
+            .job_id
+            .parse()
+            .ok()
+            .and_then(|job| leader.owner_of(&job));
+        if leader
+            .store
+            .interrupt_run(&run, &reason, retry, owner.as_deref())
+            .await?
+        {
             tracing::warn!(run_id = %run.id, job_id = %run.job_id, worker = %worker, attempt = run.attempt, retry, "run interrupted");
+        }
+    }
+    Ok(())
+}
+
+async fn repoint_retries(leader: &Leader) -> anyhow::Result<()> {
+    for retry in leader.store.overdue_retries(OVERDUE).await? {
+        let Some(owner) = leader.owner_of(&retry.job_id) else {
+            continue;
+        };
+        if retry.worker_id.as_deref() != Some(owner.as_str()) {
+            tracing::info!(run_id = %retry.id, job_id = %retry.job_id, from = retry.worker_id.as_deref().unwrap_or("-"), to = %owner, "a retry nobody took goes to the job's owner");
+            leader.store.point_retry(&retry.id, &owner).await?;
         }
     }
     Ok(())

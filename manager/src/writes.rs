@@ -113,13 +113,7 @@ impl Leader {
             return Err(WriteError::NotFound);
         };
         let Some(tx) = tx else { return Ok(job) };
-        let worker = self
-            .placement
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .owner
-            .get(id)
-            .cloned();
+        let worker = self.owner_of(id);
         if let Err(e) = self.unpublish_strict(id, worker.as_deref()).await {
             let _ = tx.rollback().await;
             return Err(e);

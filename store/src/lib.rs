@@ -4,13 +4,17 @@
 mod audit;
 mod error;
 mod jobs;
+mod retries;
 mod runs;
+mod starts;
 mod users;
 
 pub use audit::AuditRow;
 pub use error::{Result, StoreError};
 pub use jobs::{CreateOutcome, JobFilter, JobTx};
-pub use runs::{Claimant, JobStatusChange, NewRun, Outcome, Output, RunEnd, StaleRun, Tick};
+pub use retries::{PendingRetry, StaleRun};
+pub use runs::{Claimant, JobStatusChange, NewRun, Outcome, Output, RunEnd, Tick};
+pub use starts::StartCheck;
 pub use users::{User, hash_token};
 
 use secrecy::{ExposeSecret, SecretString};

@@ -92,22 +92,8 @@ pub enum JobStatusChange {
     Finished,
 }
 
-/// A running run whose lease has not been renewed in time.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct StaleRun {
-    pub id: String,
-    pub job_id: String,
-    pub scheduled_at: DateTime<Utc>,
-    pub attempt: u16,
-    pub worker_id: Option<String>,
-    pub incarnation: Option<String>,
-    pub retry_interrupted: bool,
-    /// The job's schedule expression.
-    pub schedule: String,
-}
-
 #[derive(sqlx::FromRow)]
-struct RunRow {
+pub(crate) struct RunRow {
     id: String,
     job_id: String,
     scheduled_at: DateTime<Utc>,
@@ -122,7 +108,7 @@ struct RunRow {
     term_signal: Option<i32>,
 }
 
-const RUN_COLUMNS: &str = "id, job_id, scheduled_at, attempt, status, reason, worker_id, created_at, \
+pub(crate) const RUN_COLUMNS: &str = "id, job_id, scheduled_at, attempt, status, reason, worker_id, created_at, \
      started_at, finished_at, exit_code, term_signal";
 
 impl TryFrom<RunRow> for Run {
@@ -148,7 +134,7 @@ impl TryFrom<RunRow> for Run {
     }
 }
 
-fn truncate_reason(reason: Option<&str>) -> Option<String> {
+pub(crate) fn truncate_reason(reason: Option<&str>) -> Option<String> {
     reason.map(|r| r.chars().take(1000).collect())
 }
 
@@ -400,116 +386,6 @@ impl Store {
             }
         }
         Ok(())
-    }
-
-    /// Queues a retry: attempt `attempt` of the tick, to start at `not_before` on whichever
-    /// worker owns the job then; true if it was queued. Only where the attempt before it is
-    /// recorded as failed, timed out or interrupted (an outcome that lost to another record,
-    /// say a run that succeeded, queues nothing) and the job is still on its schedule. A retry
-    /// already queued is left alone.
-    pub async fn queue_retry(
-        &self,
-        job_id: &JobId,
-        scheduled_at: DateTime<Utc>,
-        attempt: u16,
-        not_before: DateTime<Utc>,
-    ) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO runs (id, job_id, scheduled_at, attempt, status, created_at, not_before) \
-             SELECT ?, r.job_id, r.scheduled_at, ?, 'pending', NOW(6), ? \
-             FROM runs r JOIN jobs j ON j.id = r.job_id \
-             WHERE r.job_id = ? AND r.scheduled_at = ? AND r.attempt = ? \
-               AND r.status IN ('failed', 'timed_out', 'interrupted') AND j.status <> 'finished' \
-             ON DUPLICATE KEY UPDATE id = runs.id",
-        )
-        .bind(RunId::new().to_string())
-        .bind(attempt)
-        .bind(not_before)
-        .bind(job_id.to_string())
-        .bind(scheduled_at)
-        .bind(attempt.saturating_sub(1))
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Retries whose time has come, of any job; the caller keeps those of its own jobs.
-    pub async fn due_retries(&self) -> Result<Vec<Run>> {
-        let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'pending' AND not_before <= NOW(6) LIMIT 10000"
-        );
-        let rows: Vec<RunRow> = sqlx::query_as(&sql).fetch_all(self.pool()).await?;
-        rows.into_iter().map(Run::try_from).collect()
-    }
-
-    /// Takes a pending retry to run it; false if someone else took it first.
-    pub async fn claim_retry(&self, id: &RunId, by: &Claimant) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE runs SET status = 'running', worker_id = ?, incarnation = ?, heartbeat_at = NOW(6) \
-             WHERE id = ? AND status = 'pending'",
-        )
-        .bind(&by.worker_id)
-        .bind(&by.incarnation)
-        .bind(id.to_string())
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Running runs whose lease is older than `lease` (by MySQL's clock), with their job's
-    /// retry option.
-    pub async fn stale_runs(&self, lease: Duration) -> Result<Vec<StaleRun>> {
-        Ok(sqlx::query_as(
-            "SELECT r.id, r.job_id, r.scheduled_at, r.attempt, r.worker_id, r.incarnation, j.retry_interrupted, j.schedule \
-             FROM runs r JOIN jobs j ON j.id = r.job_id \
-             WHERE r.status = 'running' AND r.heartbeat_at < NOW(6) - INTERVAL ? MICROSECOND",
-        )
-        .bind(lease.as_micros() as u64)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    /// Declares a run interrupted (if it is still running) and, if asked, queues its retry as
-    /// the next attempt, in one transaction. A one-shot job whose run is not retried is
-    /// finished in the same transaction, so that no failure between two writes leaves it on
-    /// its schedule for ever. Returns whether the run was interrupted by this call.
-    pub async fn interrupt_run(&self, run: &StaleRun, reason: &str, retry: bool) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
-            "UPDATE runs SET status = 'interrupted', reason = ?, finished_at = NOW(6) WHERE id = ? AND status = 'running'",
-        )
-        .bind(reason)
-        .bind(&run.id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        if retry {
-            sqlx::query(
-                "INSERT INTO runs (id, job_id, scheduled_at, attempt, status, created_at, not_before) \
-                 SELECT ?, ?, ?, ?, 'pending', NOW(6), NOW(6) FROM jobs WHERE id = ? AND status <> 'finished' \
-                 ON DUPLICATE KEY UPDATE id = runs.id",
-            )
-            .bind(RunId::new().to_string())
-            .bind(&run.job_id)
-            .bind(run.scheduled_at)
-            .bind(run.attempt + 1)
-            .bind(&run.job_id)
-            .execute(&mut *tx)
-            .await?;
-        } else if distcron_core::Schedule::parse(&run.schedule).is_ok_and(|s| s.is_once()) {
-            sqlx::query(
-                "UPDATE jobs SET status = 'finished', finished_at = NOW(6), updated_at = NOW(6) \
-                 WHERE id = ? AND status <> 'finished'",
-            )
-            .bind(&run.job_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// The job's runs, newest first, `limit` at a time; `before` is the previous page's last

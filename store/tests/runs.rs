@@ -2,121 +2,13 @@
 //! from running twice, outcomes never overwrite an interruption, and an interruption and its
 //! retry are one transaction. Each test gets a database of its own.
 
+mod common;
+
 use chrono::{DateTime, SubsecRound, Utc};
-use distcron_core::{
-    Job, JobId, JobOptions, JobSpec, JobStatus, JobType, RunId, RunStatus, Schedule, TimeZone,
-    UserName,
-};
-use distcron_store::{Claimant, CreateOutcome, MysqlSettings, NewRun, Outcome, RunEnd, Store};
-use secrecy::SecretString;
+use common::{TestDb, claimant, tick};
+use distcron_core::{JobId, JobOptions, JobStatus, RunStatus};
+use distcron_store::{NewRun, Outcome, RunEnd};
 use std::time::Duration;
-
-struct TestDb {
-    store: Store,
-    server: String,
-    name: String,
-}
-
-impl TestDb {
-    async fn new() -> TestDb {
-        let server = std::env::var("DISTCRON_TEST_MYSQL")
-            .expect("DISTCRON_TEST_MYSQL is not set: run the tests with `make test`");
-        let name = format!("dcs_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let settings = MysqlSettings {
-            url: SecretString::from(format!("{}/{name}", server.trim_end_matches('/'))),
-            ..MysqlSettings::default()
-        };
-        Store::create_database_if_missing(&settings)
-            .await
-            .expect("create database");
-        let store = Store::connect_lazy(&settings).expect("pool");
-        store.migrate().await.expect("migrate");
-        let admin = UserName::parse("admin").expect("name");
-        store
-            .ensure_bootstrap_admin(&admin, &"a".repeat(64))
-            .await
-            .expect("admin");
-        TestDb {
-            store,
-            server,
-            name,
-        }
-    }
-
-    async fn job(&self, options: JobOptions) -> JobId {
-        let now = Utc::now().trunc_subsecs(3);
-        let job = Job {
-            id: JobId::new(),
-            owner: UserName::parse("admin").expect("name"),
-            status: JobStatus::Scheduled,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            spec: JobSpec {
-                name: None,
-                job_type: JobType::Command,
-                executable: "true".into(),
-                sha256: None,
-                schedule: Schedule::parse("* * * * * *").expect("schedule"),
-                timezone: TimeZone::utc(),
-                timeout_seconds: None,
-                privileged: false,
-                run_as: None,
-                options,
-            },
-        };
-        let admin = job.owner.clone();
-        match self
-            .store
-            .begin_create_job(&job, &admin)
-            .await
-            .expect("insert")
-        {
-            CreateOutcome::Inserted(tx) => tx.commit().await.expect("commit"),
-            CreateOutcome::Exists(_) => panic!("fresh id exists"),
-        }
-        job.id
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let url = format!("{}/mysql", self.server.trim_end_matches('/'));
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(pool) = sqlx::MySqlPool::connect(&url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
-                        .execute(&pool)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-fn claimant(worker: &str) -> Claimant {
-    Claimant {
-        worker_id: worker.into(),
-        incarnation: uuid::Uuid::new_v4().to_string(),
-    }
-}
-
-fn tick(job: JobId, at: DateTime<Utc>, attempt: u16) -> NewRun {
-    NewRun {
-        id: RunId::new(),
-        job_id: job,
-        scheduled_at: at,
-        attempt,
-        status: RunStatus::Running,
-        reason: None,
-    }
-}
 
 #[tokio::test]
 async fn two_workers_claiming_the_same_ticks_get_each_tick_once() {
@@ -239,13 +131,13 @@ async fn an_outcome_does_not_overwrite_an_interruption_and_the_retry_comes_with_
     assert_eq!(stale.len(), 1);
     assert!(
         db.store
-            .interrupt_run(&stale[0], "worker w died", true)
+            .interrupt_run(&stale[0], "worker w died", true, Some("x"))
             .await
             .expect("interrupt")
     );
     assert!(
         !db.store
-            .interrupt_run(&stale[0], "again", true)
+            .interrupt_run(&stale[0], "again", true, Some("x"))
             .await
             .expect("interrupt"),
         "only once"
@@ -272,22 +164,34 @@ async fn an_outcome_does_not_overwrite_an_interruption_and_the_retry_comes_with_
     let (run, _) = db.store.get_run(&row.id).await.expect("get").expect("run");
     assert_eq!(run.status, RunStatus::Interrupted);
     assert_eq!(run.reason.as_deref(), Some("worker w died"));
-    // Attempt 2 waits as a pending retry; one worker takes it.
-    let due = db.store.due_retries().await.expect("due");
+    // Attempt 2 waits as a pending retry for the job's owner, x; one claim takes it.
+    let due = db.store.own_pending("x").await.expect("due");
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].attempt, due[0].scheduled_at), (2, at));
-    assert!(
+    assert!(db.store.own_pending("y").await.expect("due").is_empty());
+    assert_eq!(
+        db.store.pending_retries(&[job]).await.expect("pending"),
+        due
+    );
+    let ids = [due[0].id];
+    assert_eq!(
         db.store
-            .claim_retry(&due[0].id, &claimant("x"))
+            .claim_retries(&ids, &claimant("x"))
             .await
             .expect("claim")
+            .len(),
+        1
     );
-    assert!(
-        !db.store
-            .claim_retry(&due[0].id, &claimant("y"))
-            .await
-            .expect("claim")
-    );
+    for by in ["x", "y"] {
+        assert!(
+            db.store
+                .claim_retries(&ids, &claimant(by))
+                .await
+                .expect("claim")
+                .is_empty(),
+            "a retry is taken once, even by its own claimant"
+        );
+    }
 }
 
 #[tokio::test]
@@ -347,7 +251,16 @@ async fn a_retry_is_queued_only_after_a_recorded_failure_and_never_for_a_finishe
             output: None,
         },
     };
-    let retry = |at: DateTime<Utc>| db.store.queue_retry(&job, at, 2, Utc::now());
+    let store = db.store.clone();
+    let retry = |at: DateTime<Utc>| {
+        let store = store.clone();
+        async move {
+            store
+                .queue_retry(&job, at, 2, Utc::now(), "w")
+                .await
+                .map(|queued| queued.is_some())
+        }
+    };
     let (ok, failed, late) = (
         tick(job, base, 1),
         tick(job, base + chrono::Duration::seconds(1), 1),
@@ -380,7 +293,7 @@ async fn a_retry_is_queued_only_after_a_recorded_failure_and_never_for_a_finishe
         .await
         .expect("record");
     assert!(!retry(late.scheduled_at).await.expect("queue"));
-    let due = db.store.due_retries().await.expect("due");
+    let due = db.store.own_pending("w").await.expect("due");
     assert_eq!(
         due.iter().map(|r| r.scheduled_at).collect::<Vec<_>>(),
         vec![failed.scheduled_at]
@@ -409,7 +322,7 @@ async fn interrupting_a_one_shot_run_without_retry_finishes_its_job_in_the_same_
     };
     assert!(
         db.store
-            .interrupt_run(&stale("@once"), "worker w died", false)
+            .interrupt_run(&stale("@once"), "worker w died", false, None)
             .await
             .expect("interrupt")
     );
@@ -429,7 +342,7 @@ async fn interrupting_a_one_shot_run_without_retry_finishes_its_job_in_the_same_
     };
     assert!(
         db.store
-            .interrupt_run(&run, "worker w died", false)
+            .interrupt_run(&run, "worker w died", false, None)
             .await
             .expect("interrupt")
     );

@@ -1,10 +1,12 @@
 //! The runs this worker has in flight, shared by the scheduler (concurrency policies), the
-//! fence and shutdown (which stop them) and the run tasks (which leave when they end).
+//! fence and shutdown (which stop them) and the run tasks (which leave when they end); and the
+//! rows it has claimed and not yet started, held by the launch that claimed them, which the
+//! orphan sweep must spare as well.
 
 use crate::exec::{RunControl, Stop};
 use chrono::{DateTime, Utc};
 use distcron_core::{JobId, RunId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 #[derive(Clone)]
@@ -19,6 +21,8 @@ pub struct InFlightRun {
 pub struct InFlight {
     runs: Mutex<HashMap<RunId, InFlightRun>>,
     emptied: tokio::sync::Notify,
+    /// Claimed (or being claimed) by a launch, not yet started or recorded.
+    held: Mutex<HashSet<RunId>>,
 }
 
 impl InFlight {
@@ -42,6 +46,31 @@ impl InFlight {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .contains_key(id)
+    }
+
+    /// A launch is about to claim these rows.
+    pub fn hold(&self, ids: impl IntoIterator<Item = RunId>) {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(ids);
+    }
+
+    /// The launch has decided these rows: started (in flight), recorded, or given back.
+    pub fn release(&self, ids: impl IntoIterator<Item = RunId>) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            held.remove(&id);
+        }
+    }
+
+    /// Whether this worker has the run in hand: held by a launch, or in flight.
+    pub fn holds(&self, id: &RunId) -> bool {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
+            || self.contains(id)
     }
 
     pub fn len(&self) -> usize {

@@ -9,8 +9,10 @@ pub mod exec;
 pub mod gate;
 pub mod guardian;
 pub mod inflight;
+pub mod launch;
 pub mod recorder;
 pub mod registration;
+pub mod runner;
 pub mod scheduler;
 pub mod session;
 pub mod settings;
@@ -32,13 +34,16 @@ use exec::cgroup::CgroupRoot;
 use gate::Gate;
 use guardian::Guardian;
 use inflight::InFlight;
+use launch::{Launcher, StartStats};
 use recorder::Recorder;
+use runner::Runner;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 
 /// What must exist before the process starts any thread: the runs' cgroup and the guardian
 /// (a fork).
@@ -156,20 +161,39 @@ impl Worker {
         let (recorder, records) = Recorder::new();
         let (commands, command_rx) = tokio::sync::mpsc::unbounded_channel();
         let (adopter, adopter_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (retries, retries_rx) = tokio::sync::mpsc::unbounded_channel();
         let registered = Arc::new(AtomicBool::new(false));
-        let scheduler = scheduler::Scheduler::new(
-            store.clone(),
-            executor.clone(),
+        let runs = TaskTracker::new();
+        let runner = Arc::new(Runner {
+            store: store.clone(),
+            exec: executor.clone(),
+            cache: cache.clone(),
+            inflight: inflight.clone(),
+            gate: gate.clone(),
+            recorder: recorder.clone(),
+            tasks: runs.clone(),
+        });
+        let start_stats = Arc::new(StartStats::default());
+        let launcher = Arc::new(Launcher {
+            store: store.clone(),
+            claimant: claimant.clone(),
+            recorder: recorder.clone(),
+            inflight: inflight.clone(),
+            runner,
+            stats: start_stats.clone(),
+        });
+        let scheduler = scheduler::Scheduler::new(scheduler::Deps {
+            store: store.clone(),
             cache,
-            recorder.clone(),
-            inflight.clone(),
-            gate.clone(),
-            claimant.clone(),
-            Duration::from_secs(2),
-            Duration::from_millis(settings.claim_lead_ms),
-            commands.clone(),
+            recorder: recorder.clone(),
+            inflight: inflight.clone(),
+            gate: gate.clone(),
+            launcher,
+            misfire_threshold: Duration::from_secs(2),
+            claim_lead: Duration::from_millis(settings.claim_lead_ms),
+            commands: commands.clone(),
             adopter,
-        );
+        });
         let session = session::Session {
             zookeeper: settings.zookeeper.clone(),
             registration,
@@ -184,6 +208,7 @@ impl Worker {
             let registered = registered.clone();
             let worker_id = settings.worker_id.clone();
             let cgroups = executor.uses_cgroups();
+            let start_stats = start_stats.clone();
             axum::Router::new().route(
                 "/healthz",
                 get(move || {
@@ -195,6 +220,7 @@ impl Worker {
                         "launching": gate.check().err().map(|c| c.0).map_or(serde_json::Value::Bool(true), |reason| serde_json::json!({ "paused": reason })),
                         "running": inflight.len(),
                         "cgroups": cgroups,
+                        "start_checks": start_stats.json(),
                     });
                     async move { Json(body) }
                 }),
@@ -205,7 +231,10 @@ impl Worker {
         let token = supervisor.token();
         let lease = Duration::from_millis(settings.run_lease_ms);
         supervisor.spawn("session", session.run(token.clone()));
-        supervisor.spawn("scheduler", scheduler.run(command_rx, token.clone()));
+        supervisor.spawn(
+            "scheduler",
+            scheduler.run(command_rx, retries_rx, token.clone()),
+        );
         supervisor.spawn(
             "adopter",
             scheduler::run_adopter(
@@ -218,7 +247,13 @@ impl Worker {
         );
         supervisor.spawn(
             "recorder",
-            recorder.clone().run(store.clone(), records, token.clone()),
+            recorder.clone().run(
+                store.clone(),
+                settings.worker_id.clone(),
+                retries.clone(),
+                records,
+                token.clone(),
+            ),
         );
         supervisor.spawn(
             "leases",
@@ -255,7 +290,13 @@ impl Worker {
         );
         supervisor.spawn(
             "retries",
-            upkeep::poll_retries(store, commands, gate.clone(), token.clone()),
+            upkeep::poll_retries(
+                store,
+                settings.worker_id.clone(),
+                retries,
+                gate.clone(),
+                token.clone(),
+            ),
         );
         supervisor.spawn("http", async move {
             axum::serve(listener, status)

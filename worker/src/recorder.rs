@@ -1,12 +1,14 @@
-//! Records how runs ended: outcomes, captured output, the job status rules and queued retries,
-//! written in batches. Nothing is dropped: while MySQL is unavailable, records wait and the
-//! recorder keeps trying, so every run ends with its outcome recorded once MySQL is back.
+//! Records when runs started and how they ended: starts, outcomes, captured output, the job
+//! status rules and queued retries, written in batches (the starts of one instant in one
+//! statement). Nothing is dropped: while MySQL is unavailable, records wait and the recorder
+//! keeps trying, so every run ends with its outcome recorded once MySQL is back. A run's start
+//! is always sent before its end, and written only while the row has no outcome.
 
 use crate::exec::RunSpec;
 use chrono::Utc;
-use distcron_core::{JobId, RunStatus};
-use distcron_store::{JobStatusChange, Outcome, RunEnd, Store};
-use std::collections::HashMap;
+use distcron_core::{JobId, RunId, RunStatus};
+use distcron_store::{JobStatusChange, Outcome, PendingRetry, RunEnd, Store};
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -25,16 +27,17 @@ impl Record {
     pub fn new(spec: &RunSpec, finished: RunEnd) -> Record {
         let options = &spec.task.spec.options;
         let once = spec.task.spec.schedule.is_once();
-        let now = Utc::now();
+        // The backoff counts from the moment the attempt ended.
+        let ended = finished.finished_at;
         let retry = match finished.status {
             RunStatus::Failed | RunStatus::TimedOut if spec.attempt <= options.retries => {
                 let next = spec.attempt + 1;
                 let delay =
                     chrono::Duration::from_std(options.retry_delay(next)).unwrap_or_default();
-                Some((next, now + delay))
+                Some((next, ended + delay))
             }
             RunStatus::Interrupted if options.retry_interrupted && spec.attempt == 1 => {
-                Some((spec.attempt + 1, now))
+                Some((spec.attempt + 1, ended))
             }
             _ => None,
         };
@@ -60,15 +63,27 @@ impl Record {
     }
 }
 
-#[derive(Clone)]
-pub struct Recorder {
-    tx: mpsc::UnboundedSender<Record>,
-    /// Runs whose outcome is not yet written to MySQL.
-    pending: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<distcron_core::RunId>>>,
+/// What the recorder writes.
+#[derive(Debug)]
+pub enum Entry {
+    /// A run's process started at this moment.
+    Started(RunId, chrono::DateTime<Utc>),
+    Ended(Record),
 }
 
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::UnboundedSender<Entry>,
+    /// Runs whose outcome is not yet written to MySQL.
+    pending: std::sync::Arc<std::sync::Mutex<HashSet<RunId>>>,
+}
+
+/// Where the recorder sends the retries it queued: the scheduler, which starts them at their
+/// time.
+pub type RetrySink = mpsc::UnboundedSender<Vec<PendingRetry>>;
+
 impl Recorder {
-    pub fn new() -> (Recorder, mpsc::UnboundedReceiver<Record>) {
+    pub fn new() -> (Recorder, mpsc::UnboundedReceiver<Entry>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
             Recorder {
@@ -84,8 +99,15 @@ impl Recorder {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(record.outcome.id);
-        if self.tx.send(record).is_err() {
+        if self.tx.send(Entry::Ended(record)).is_err() {
             tracing::error!("the recorder has stopped; a run's outcome is lost");
+        }
+    }
+
+    /// A run's process started (the run's end, if it comes, is sent after this).
+    pub fn started(&self, id: RunId, at: chrono::DateTime<Utc>) {
+        if self.tx.send(Entry::Started(id, at)).is_err() {
+            tracing::error!("the recorder has stopped; a run's start is not recorded");
         }
     }
 
@@ -95,7 +117,7 @@ impl Recorder {
     }
 
     /// Whether this run's outcome is waiting to be written.
-    pub fn is_pending(&self, id: &distcron_core::RunId) -> bool {
+    pub fn is_pending(&self, id: &RunId) -> bool {
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -106,10 +128,12 @@ impl Recorder {
     pub async fn run(
         self,
         store: Store,
-        mut rx: mpsc::UnboundedReceiver<Record>,
+        worker_id: String,
+        retries: RetrySink,
+        mut rx: mpsc::UnboundedReceiver<Entry>,
         cancel: CancellationToken,
     ) -> anyhow::Result<()> {
-        let mut batch: Vec<Record> = Vec::new();
+        let mut batch: Vec<Entry> = Vec::new();
         loop {
             if batch.is_empty() {
                 tokio::select! {
@@ -138,7 +162,7 @@ impl Recorder {
             }
             let mut backoff = Duration::from_millis(200);
             loop {
-                match flush(&store, &batch).await {
+                match flush(&store, &worker_id, &retries, &batch).await {
                     Ok(()) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, records = batch.len(), "cannot record run outcomes yet; retrying");
@@ -149,8 +173,10 @@ impl Recorder {
             }
             {
                 let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-                for r in &batch {
-                    pending.remove(&r.outcome.id);
+                for e in &batch {
+                    if let Entry::Ended(r) = e {
+                        pending.remove(&r.outcome.id);
+                    }
                 }
             }
             batch.clear();
@@ -161,12 +187,37 @@ impl Recorder {
     }
 }
 
-async fn flush(store: &Store, batch: &[Record]) -> distcron_store::Result<()> {
-    let outcomes: Vec<&Outcome> = batch.iter().map(|r| &r.outcome).collect();
+async fn flush(
+    store: &Store,
+    worker_id: &str,
+    retries: &RetrySink,
+    batch: &[Entry],
+) -> distcron_store::Result<()> {
+    let ended: Vec<&Record> = batch
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Ended(r) => Some(r),
+            Entry::Started(..) => None,
+        })
+        .collect();
+    // A run that also ended in this batch has its start written with its outcome.
+    let ended_ids: HashSet<RunId> = ended.iter().map(|r| r.outcome.id).collect();
+    let starts: Vec<(RunId, chrono::DateTime<Utc>)> = batch
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Started(id, at) if !ended_ids.contains(id) => Some((*id, *at)),
+            _ => None,
+        })
+        .collect();
+    store.mark_started(&starts).await?;
+    if ended.is_empty() {
+        return Ok(());
+    }
+    let outcomes: Vec<&Outcome> = ended.iter().map(|r| &r.outcome).collect();
     store.record_outcomes(&outcomes).await?;
     // The latest outcome of each job decides its status.
     let mut latest: HashMap<JobId, (chrono::DateTime<Utc>, JobStatusChange)> = HashMap::new();
-    for r in batch {
+    for r in &ended {
         if let Some(change) = r.job_change {
             let at = r.outcome.end.finished_at;
             let entry = latest.entry(r.outcome.job_id).or_insert((at, change));
@@ -178,18 +229,25 @@ async fn flush(store: &Store, batch: &[Record]) -> distcron_store::Result<()> {
     let changes: Vec<(JobId, JobStatusChange)> =
         latest.into_iter().map(|(j, (_, c))| (j, c)).collect();
     store.apply_job_status(&changes).await?;
-    for r in batch {
+    for r in &ended {
         if let Some((attempt, not_before)) = r.retry {
-            let queued = store
+            match store
                 .queue_retry(
                     &r.outcome.job_id,
                     r.outcome.scheduled_at,
                     attempt,
                     not_before,
+                    worker_id,
                 )
-                .await?;
-            if !queued {
-                tracing::debug!(job_id = %r.outcome.job_id, scheduled_at = %r.outcome.scheduled_at, attempt, "no retry queued: the attempt before it did not fail as recorded, or the job is finished");
+                .await?
+            {
+                // Sent at once: should a later statement fail, this one is not queued again.
+                Some(retry) => {
+                    let _ = retries.send(vec![retry]);
+                }
+                None => {
+                    tracing::debug!(job_id = %r.outcome.job_id, scheduled_at = %r.outcome.scheduled_at, attempt, "no retry queued: the attempt before it did not fail as recorded, or the job is finished")
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The worker's periodic duties: renewing the leases of its runs, fencing itself when it has
-//! lost both ZooKeeper and MySQL, checking its clock against MySQL's, and picking up retries.
+//! lost both ZooKeeper and MySQL, checking its clock against MySQL's, picking up the retries
+//! queued for it, and sweeping rows it claimed but never started.
 
 use crate::exec::Stop;
 use crate::gate::Gate;
@@ -7,7 +8,7 @@ use crate::guardian::Guardian;
 use crate::inflight::InFlight;
 use crate::scheduler::Command;
 use chrono::Utc;
-use distcron_store::{Claimant, Store};
+use distcron_store::{Claimant, PendingRetry, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -126,10 +127,14 @@ pub async fn check_clock(
     }
 }
 
-/// Looks for retries whose time has come and hands them to the scheduler.
+/// Every second, reads the retries waiting for this worker (its own index range: none of the
+/// cluster's other retries) and hands them to the scheduler, which starts each at its time.
+/// Retries this worker queued itself reach the scheduler at once; this finds those the leader
+/// queued for it (a dead worker's interrupted runs) or pointed at it.
 pub async fn poll_retries(
     store: Store,
-    scheduler: mpsc::UnboundedSender<Command>,
+    worker_id: String,
+    scheduler: mpsc::UnboundedSender<Vec<PendingRetry>>,
     gate: Arc<Gate>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -143,9 +148,9 @@ pub async fn poll_retries(
         if !gate.is_open() {
             continue;
         }
-        match store.due_retries().await {
-            Ok(runs) if !runs.is_empty() => {
-                if scheduler.send(Command::Retries(runs)).is_err() {
+        match store.own_pending(&worker_id).await {
+            Ok(retries) if !retries.is_empty() => {
+                if scheduler.send(retries).is_err() {
                     return Ok(());
                 }
             }

@@ -130,6 +130,13 @@ pub struct Started {
     started_at: DateTime<Utc>,
 }
 
+impl Started {
+    /// When the process was spawned.
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+}
+
 /// A child process, awaited through its pidfd.
 struct Process {
     pidfd: AsyncFd<OwnedFd>,
@@ -210,11 +217,8 @@ impl Executor {
 
     /// The environment of a run: nothing of the worker's own, a few basics, and the run's
     /// identity, which jobs can use as a fencing token.
-    fn environment(&self, spec: &RunSpec, user: Option<&RunUser>) -> Vec<(String, String)> {
-        let (name, home) = match user {
-            Some(u) => (u.name.clone(), u.home.display().to_string()),
-            None => ("root".to_string(), "/root".to_string()),
-        };
+    fn environment(&self, spec: &RunSpec, user: &RunUser) -> Vec<(String, String)> {
+        let (name, home) = (user.name.clone(), user.home.display().to_string());
         let mut env = vec![
             ("PATH".into(), RUN_PATH.into()),
             ("HOME".into(), home),
@@ -245,15 +249,16 @@ impl Executor {
     /// can start the runs of an instant back to back.
     pub fn start(&self, spec: &RunSpec, program: &Program) -> Result<Started, String> {
         let job = &spec.task.spec;
-        let user = if job.privileged {
-            None
-        } else {
-            let name = job.run_as.as_deref().unwrap_or(&self.default_user);
-            Some(self.user(name)?)
-        };
         if job.privileged && !self.can_switch_user {
             return Err("privileged jobs need the worker to run as root".into());
         }
+        // A privileged run keeps the worker's identity (root) and gets root's account: its
+        // home, its name in the environment.
+        let user = if job.privileged {
+            self.user("root")?
+        } else {
+            self.user(job.run_as.as_deref().unwrap_or(&self.default_user))?
+        };
         let cstring = |s: &str| CString::new(s).map_err(|_| format!("`{s}` contains a NUL byte"));
         let (file, args) = match program {
             Program::Shell(line) => (
@@ -266,15 +271,11 @@ impl Executor {
             }
         };
         let env = self
-            .environment(spec, user.as_ref())
+            .environment(spec, &user)
             .into_iter()
             .map(|(k, v)| cstring(&format!("{k}={v}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let cwd = user
-            .as_ref()
-            .map(|u| u.cwd.clone())
-            .unwrap_or_else(|| PathBuf::from("/tmp"));
-        let cwd = cstring(&cwd.display().to_string())?;
+        let cwd = cstring(&user.cwd.display().to_string())?;
         let pipe = || {
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("cannot create a pipe: {e}"))
         };
@@ -296,10 +297,7 @@ impl Executor {
             args: &args,
             env: &env,
             cwd: &cwd,
-            user: user
-                .as_ref()
-                .filter(|_| self.can_switch_user)
-                .map(|u| (u.uid, u.gid)),
+            user: (!job.privileged && self.can_switch_user).then_some((user.uid, user.gid)),
             cgroup_procs: cgroup.as_ref().map(|cg| cg.procs()),
             stdin: self.devnull.as_fd(),
             stdout: stdout_write.as_fd(),
