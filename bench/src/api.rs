@@ -110,28 +110,32 @@ impl Api {
         body["cgroups"].as_bool()
     }
 
-    /// How many runs the live workers have in flight (their `/healthz`); `None` if a worker
-    /// does not say.
-    pub async fn running(&self) -> anyhow::Result<Option<u64>> {
-        let mut total = 0;
+    /// Every live worker's own `/healthz`; fails if a worker has no address or does not
+    /// answer.
+    pub async fn worker_health(&self) -> anyhow::Result<Vec<Value>> {
+        let mut out = Vec::new();
         for w in self.workers().await? {
-            let Some(addr) = &w.addr else { return Ok(None) };
-            let Ok(resp) = self
+            let addr = w
+                .addr
+                .with_context(|| format!("worker {} has no address", w.id))?;
+            let resp = self
                 .http
                 .get(format!("{}/healthz", addr.trim_end_matches('/')))
                 .timeout(Duration::from_secs(3))
                 .send()
-                .await
-            else {
-                return Ok(None);
-            };
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
-            let Some(n) = body["running"].as_u64() else {
-                return Ok(None);
-            };
-            total += n;
+                .await?;
+            out.push(resp.json().await.unwrap_or(Value::Null));
         }
-        Ok(Some(total))
+        Ok(out)
+    }
+
+    /// How many runs the live workers have in flight (their `/healthz`); `None` if a worker
+    /// does not say.
+    pub async fn running(&self) -> anyhow::Result<Option<u64>> {
+        let Ok(health) = self.worker_health().await else {
+            return Ok(None);
+        };
+        Ok(health.iter().map(|b| b["running"].as_u64()).sum())
     }
 
     /// `POST /jobs`. Retries a few times on transport errors and 5xx answers; a retried request

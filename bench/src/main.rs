@@ -18,6 +18,7 @@ mod machine;
 mod report;
 mod runs_db;
 mod scenario;
+mod starts;
 mod stats;
 mod witness;
 
@@ -52,11 +53,11 @@ struct Args {
         default_value = "mysql://root@127.0.0.1:3306/distcron"
     )]
     mysql: String,
-    /// Which scenarios, in order: burst-N and spread-N.
+    /// Which scenarios, in order: burst-N, spread-N and held-N.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "burst-1000,burst-10000,spread-10000"
+        default_value = "burst-1000,burst-10000,spread-10000,held-1000"
     )]
     scenarios: Vec<Scenario>,
     /// Where the jobs write their witness files (a directory per scenario, mode 1777). A tmpfs

@@ -144,6 +144,27 @@ impl Report {
                     ms(sp.p99_ms)
                 ));
             }
+            if let Some(c) = &s.start_checks {
+                line.push_str(&format!(
+                    "start checks: {} for {} runs, {:.2} ms each, {:.1} us per run; ",
+                    c.checks, c.runs, c.ms_per_check, c.us_per_run
+                ));
+            }
+            if let Some(st) = &s.starts_shown {
+                line.push_str(&format!(
+                    "shown running with their start before their outcome: {} of {} runs{}; ",
+                    st.shown_running,
+                    st.ended,
+                    st.visible_after
+                        .map(|v| format!(
+                            " (start visible within p50/p99/max {}/{}/{} ms, read every 100 ms)",
+                            ms(v.p50_ms),
+                            ms(v.p99_ms),
+                            ms(v.max_ms)
+                        ))
+                        .unwrap_or_default()
+                ));
+            }
             line.push_str(&format!(
                 "MySQL: {} succeeded, {} without a row, {} with several",
                 s.db.succeeded, s.db.no_row, s.db.several_rows

@@ -52,6 +52,10 @@ impl RunsDb {
         Ok(RunsDb { pool })
     }
 
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
     pub async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query("SELECT 1 FROM runs LIMIT 1")
             .execute(&self.pool)

@@ -13,13 +13,19 @@
 //!   floor, for context, is one second's jobs (N / 60) spawned at once, run after the jobs
 //!   are deleted.
 //!
+//! * `held-N`: a burst whose runs each sleep `HOLD_SECONDS` after writing their witness line,
+//!   so that the rows can be watched while the runs run (`starts.rs`): every run must show
+//!   `running` with its start before its outcome.
+//!
 //! A floor that cannot run before the next minute's burst runs after the deletion, once the
-//! workers report no run in flight.
+//! workers report no run in flight. Every scenario also reports what the workers' start checks
+//! cost (`starts.rs`).
 
 use crate::api::{Api, NewJob};
 use crate::cpu::{CpuUse, Snapshot};
 use crate::floor::{self, Floor};
 use crate::runs_db::{DbCheck, RunsDb};
+use crate::starts::{self, CheckCost, CheckCounts, StartsShown};
 use crate::stats::{Summary, summarize};
 use crate::witness::{Tick, WitnessDir};
 use anyhow::{Context, bail};
@@ -37,23 +43,28 @@ pub enum Kind {
     Spread,
 }
 
-/// A scenario as named on the command line: `burst-1000`, `spread-10000`.
+/// A scenario as named on the command line: `burst-1000`, `spread-10000`, `held-1000`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scenario {
     pub kind: Kind,
     pub jobs: usize,
+    /// How long each run lasts after writing its witness line (`held-N`), in seconds.
+    pub hold_s: u32,
 }
+
+/// How long the runs of a `held-N` burst last after their witness line.
+pub const HOLD_SECONDS: u32 = 3;
 
 impl FromStr for Scenario {
     type Err = String;
     fn from_str(s: &str) -> Result<Scenario, String> {
-        let (kind, n) = s
-            .split_once('-')
-            .ok_or_else(|| format!("`{s}`: expected burst-N or spread-N"))?;
-        let kind = match kind {
-            "burst" => Kind::Burst,
-            "spread" => Kind::Spread,
-            _ => return Err(format!("`{s}`: expected burst-N or spread-N")),
+        let expected = || format!("`{s}`: expected burst-N, spread-N or held-N");
+        let (kind, n) = s.split_once('-').ok_or_else(expected)?;
+        let (kind, hold_s) = match kind {
+            "burst" => (Kind::Burst, 0),
+            "spread" => (Kind::Spread, 0),
+            "held" => (Kind::Burst, HOLD_SECONDS),
+            _ => return Err(expected()),
         };
         let jobs: usize = n
             .replace('_', "")
@@ -62,15 +73,26 @@ impl FromStr for Scenario {
         if jobs == 0 {
             return Err(format!("`{s}`: N must be positive"));
         }
-        Ok(Scenario { kind, jobs })
+        Ok(Scenario { kind, jobs, hold_s })
+    }
+}
+
+impl Scenario {
+    /// What each job runs.
+    fn command(&self, dir: &WitnessDir) -> String {
+        match self.hold_s {
+            0 => dir.command(),
+            s => format!("{}; sleep {s}", dir.command()),
+        }
     }
 }
 
 impl std::fmt::Display for Scenario {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.kind {
-            Kind::Burst => write!(f, "burst-{}", self.jobs),
-            Kind::Spread => write!(f, "spread-{}", self.jobs),
+        match (self.kind, self.hold_s) {
+            (Kind::Burst, 0) => write!(f, "burst-{}", self.jobs),
+            (Kind::Burst, _) => write!(f, "held-{}", self.jobs),
+            (Kind::Spread, _) => write!(f, "spread-{}", self.jobs),
         }
     }
 }
@@ -150,6 +172,10 @@ pub struct ScenarioResult {
     /// Jobs assigned that are not this scenario's (other users', or leftovers).
     pub other_jobs: u64,
     pub timings: Timings,
+    /// `held-N`: whether the runs showed their start while they ran.
+    pub starts_shown: Option<StartsShown>,
+    /// What the workers' start checks cost during the measured ticks.
+    pub start_checks: Option<CheckCost>,
     pub notes: Vec<String>,
 }
 
@@ -277,11 +303,12 @@ impl Ctx {
             Kind::Burst => "* * * * *".to_string(),
             Kind::Spread => format!("{} * * * * *", i % 60),
         };
+        let command = scenario.command(&dir);
         let jobs: Vec<NewJob> = (0..n)
             .map(|i| NewJob {
                 name: format!("{prefix}{i}"),
                 schedule: schedule_of(i),
-                executable: dir.command(),
+                executable: command.clone(),
             })
             .collect();
         let baseline = self.api.assigned().await?;
@@ -425,6 +452,8 @@ impl Ctx {
             "==> {name}: all assigned ({per_worker:?}); measuring {measured} (starts in {:.0} s)",
             (first - Utc::now()).as_seconds_f64()
         );
+        sleep_until(first - TimeDelta::milliseconds(800)).await;
+        let checks_before = CheckCounts::read(&self.api).await;
         sleep_until(first - TimeDelta::milliseconds(500)).await;
         let cpu_workers = Snapshot::take(&self.worker_pids);
         let cpu_mysql = Snapshot::take(&self.mysql_pids);
@@ -439,11 +468,34 @@ impl Ctx {
             ),
             Kind::Spread => (last + TimeDelta::seconds(20), last + TimeDelta::seconds(30)),
         };
+        let watch = (scenario.hold_s > 0).then(|| {
+            tokio::spawn(starts::watch(
+                self.db.pool().clone(),
+                ticks.clone(),
+                rows_until,
+            ))
+        });
         self.wait_witnessed(dir, &ticks, files_until).await;
         let patience = (rows_until - Utc::now()).to_std().unwrap_or_default();
         let db = self.db.check(&ticks, patience).await?;
         let workers_used = cpu_workers.since(&Snapshot::take(&self.worker_pids));
         let mysql_used = cpu_mysql.since(&Snapshot::take(&self.mysql_pids));
+        let start_checks = match (checks_before, CheckCounts::read(&self.api).await) {
+            (Some(before), Some(after)) => after.cost_since(&before),
+            _ => None,
+        };
+        let starts_shown = match watch {
+            Some(w) => Some(w.await.context("the start watch")??),
+            None => None,
+        };
+        if let Some(s) = &starts_shown
+            && s.not_shown > 0
+        {
+            notes.push(format!(
+                "{} of {} runs had their outcome before their start was seen",
+                s.not_shown, s.ended
+            ));
+        }
         // Anything run twice has been by now: the runs are short, and all rows are final.
         let seen = dir.read(&ticks)?;
         let mut lags = Vec::with_capacity(ticks.len());
@@ -512,7 +564,7 @@ impl Ctx {
             kind: scenario.kind,
             jobs: n,
             schedule,
-            command: dir.command(),
+            command: scenario.command(dir),
             measured,
             ticks_expected: ticks.len(),
             ran,
@@ -534,6 +586,8 @@ impl Ctx {
                 assign_s,
                 delete_s: 0.0,
             },
+            starts_shown,
+            start_checks,
             notes,
         })
     }
@@ -570,9 +624,13 @@ mod tests {
             "burst-1000".parse::<Scenario>().unwrap(),
             Scenario {
                 kind: Kind::Burst,
-                jobs: 1000
+                jobs: 1000,
+                hold_s: 0,
             }
         );
+        let held = "held-1000".parse::<Scenario>().unwrap();
+        assert_eq!((held.kind, held.hold_s), (Kind::Burst, HOLD_SECONDS));
+        assert_eq!(held.to_string(), "held-1000");
         assert_eq!(
             "spread-10_000".parse::<Scenario>().unwrap().to_string(),
             "spread-10000"

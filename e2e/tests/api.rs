@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use distcron_core::layout;
 use distcron_core::payload::{self, Assignment, JobTask};
 use distcron_e2e::{ClusterOptions, TestCluster, eventually};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -181,6 +181,12 @@ async fn a_non_admin_cannot_submit_privileged_jobs_nor_see_other_users_jobs() {
     assert!(refused.error().contains("privileged"), "{}", refused.body);
     let refused = alice.post("/jobs", &json!({"type": "command", "executable": "id", "schedule": "@hourly", "run_as": "root"})).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // Asking not to be privileged asks for nothing: accepted, as README says.
+    let plain = alice.create_job(&json!({"type": "command", "executable": "id", "schedule": "@hourly", "privileged": false})).await;
+    assert_eq!(plain["privileged"], false);
+    alice
+        .delete(&format!("/jobs/{}", plain["id"].as_str().expect("id")))
+        .await;
     // Nobody can choose the owner or the status: unknown fields are refused.
     let refused = alice
         .post(
@@ -558,4 +564,85 @@ async fn the_schedule_preview_uses_crontab_rules_and_refuses_what_post_refuses()
             .status,
         StatusCode::BAD_REQUEST
     );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_the_json_error_shape() {
+    let cluster = TestCluster::start_with(ClusterOptions {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let admin = cluster.admin();
+    let anonymous = cluster.anonymous();
+    for (client, method, path, status, code) in [
+        (
+            &admin,
+            Method::GET,
+            "/nope",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            &anonymous,
+            Method::GET,
+            "/nope",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            &admin,
+            Method::GET,
+            "/jobs/x/y/z",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            &admin,
+            Method::PUT,
+            "/jobs",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            &admin,
+            Method::PATCH,
+            "/runs/x",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            &anonymous,
+            Method::DELETE,
+            "/healthz",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            &admin,
+            Method::GET,
+            "/jobs/%FF",
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+    ] {
+        let a = client
+            .try_request(method.clone(), path, None)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        assert_eq!(a.status, status, "{method} {path}: {:?}", a.body);
+        assert_eq!(
+            a.headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "{method} {path}"
+        );
+        assert_eq!(a.body["code"], code, "{method} {path}: {}", a.body);
+        assert!(
+            a.error().contains(path.trim_end_matches("/%FF")) || code == "invalid_path",
+            "{method} {path}: the error names the path: {}",
+            a.body
+        );
+    }
 }

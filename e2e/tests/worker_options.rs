@@ -163,32 +163,44 @@ async fn a_failed_run_is_retried_with_exponential_backoff_until_its_retries_are_
     let job = create(
         &admin,
         json!({
-            "type": "command", "schedule": "@once", "retries": 2, "retry_backoff_seconds": 1,
+            "type": "command", "schedule": "@once", "retries": 3, "retry_backoff_seconds": 1,
             "executable": format!("{}; exit 1", witness.command("try")),
         }),
     )
     .await;
-    let r = rows_until(&cluster, &job, "three failed attempts", |r| {
-        r.iter().filter(|x| x.status == "failed").count() == 3
+    let r = rows_until(&cluster, &job, "four failed attempts", |r| {
+        r.iter().filter(|x| x.status == "failed").count() == 4
     })
     .await;
     assert_eq!(
         r.iter().map(|x| x.attempt).collect::<Vec<_>>(),
-        vec![1, 2, 3]
+        vec![1, 2, 3, 4]
     );
     assert!(
         r.iter().all(|x| x.scheduled_at == r[0].scheduled_at),
         "retries are of the same tick"
     );
-    let gap = |a: &Row, b: &Row| {
-        (b.started_at.expect("started") - a.finished_at.expect("finished")).num_milliseconds()
-    };
-    assert!(gap(&r[0], &r[1]) >= 1000, "first retry waits 1 s: {r:#?}");
-    assert!(gap(&r[1], &r[2]) >= 2000, "second retry waits 2 s: {r:#?}");
-    assert_eq!(witness.lines().len(), 3);
-    // No fourth attempt, and the one-shot job is finished once its retries are spent.
+    // Each attempt starts its backoff after the previous one ended (1, 2 and 4 s), within
+    // 100 ms: the process's own start (the witness) against the recorded end before it.
+    let starts: BTreeMap<u16, f64> = witness
+        .entries()
+        .into_iter()
+        .map(|e| (e.attempt, e.started))
+        .collect();
+    assert_eq!(starts.len(), 4, "one process per attempt: {starts:?}");
+    for (i, backoff) in [(1usize, 1.0), (2, 2.0), (3, 4.0)] {
+        let ended = r[i - 1].finished_at.expect("finished").timestamp_micros() as f64 / 1e6;
+        let gap = starts[&r[i].attempt] - ended;
+        assert!(
+            (backoff..backoff + 0.1).contains(&gap),
+            "attempt {} started {gap:.3} s after attempt {} ended, not {backoff} s (+100 ms): {r:#?}",
+            r[i].attempt,
+            r[i - 1].attempt
+        );
+    }
+    // No fifth attempt, and the one-shot job is finished once its retries are spent.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(rows(&cluster, &job).await.len(), 3);
+    assert_eq!(rows(&cluster, &job).await.len(), 4);
     assert_eq!(
         admin.get(&format!("/jobs/{job}")).await.body["status"],
         "finished"

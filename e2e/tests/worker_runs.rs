@@ -441,3 +441,113 @@ async fn a_run_as_account_created_after_a_failed_run_is_used_from_the_next_run_o
     assert_eq!(run["output"]["stdout"], format!("{name}\n"), "{run}");
     admin.delete(&format!("/jobs/{id}")).await;
 }
+
+/// Seconds since the epoch of an RFC 3339 time the API answered.
+fn epoch_of(v: &serde_json::Value) -> f64 {
+    let t: chrono::DateTime<chrono::Utc> = v
+        .as_str()
+        .unwrap_or_else(|| panic!("not a time: {v}"))
+        .parse()
+        .expect("RFC 3339");
+    t.timestamp_micros() as f64 / 1e6
+}
+
+#[tokio::test]
+async fn a_run_shows_running_with_the_moment_its_process_started_while_it_runs() {
+    let cluster = TestCluster::start_with(ClusterOptions {
+        workers: 1,
+        ..Default::default()
+    })
+    .await;
+    let admin = cluster.admin();
+    let witness = Witness::new(&cluster.dir, "long");
+    let job = admin
+        .create_job(&json!({
+            "type": "command", "schedule": "@once",
+            "executable": format!("{}; sleep 6", witness.command("long")),
+        }))
+        .await;
+    let id = job["id"].as_str().expect("id").to_string();
+    let entry = eventually("the process to start", Duration::from_secs(15), || {
+        let e = witness.entries().into_iter().next();
+        async move { e }
+    })
+    .await;
+    // Within a second of its process's own start, the API shows the run running, started.
+    let run = eventually("the run to show running", Duration::from_secs(5), || {
+        let admin = admin.clone();
+        let id = id.clone();
+        async move {
+            let runs = admin.get(&format!("/jobs/{id}/runs")).await.body;
+            runs.as_array()?
+                .iter()
+                .find(|r| r["status"] == "running")
+                .cloned()
+        }
+    })
+    .await;
+    let seen = distcron_e2e::epoch_now();
+    assert!(
+        seen - entry.started < 1.0,
+        "shown running {:.3} s after its process started",
+        seen - entry.started
+    );
+    let started = epoch_of(&run["started_at"]);
+    assert!(
+        (started - entry.started).abs() < 1.0,
+        "started_at {started:.3} vs the process's own start {:.3}",
+        entry.started
+    );
+    let run_id = run["id"].as_str().expect("run id");
+    let one = admin.get(&format!("/runs/{run_id}")).await.body;
+    assert_eq!(one["status"], "running", "{one}");
+    assert_eq!(one["started_at"], run["started_at"]);
+    assert!(one["finished_at"].is_null());
+    // The run is still going: the start was recorded on its own, not with the outcome.
+    assert!(
+        distcron_e2e::epoch_now() - entry.started < 5.0,
+        "the checks above took too long to show the run while it runs"
+    );
+    let done = finished_run(&admin, &id, Duration::from_secs(20)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        done["started_at"], run["started_at"],
+        "the outcome keeps the start"
+    );
+}
+
+#[tokio::test]
+async fn a_run_starts_in_its_users_home_or_else_in_tmp() {
+    let cluster = TestCluster::start_with(ClusterOptions {
+        workers: 1,
+        ..Default::default()
+    })
+    .await;
+    let admin = cluster.admin();
+    // root's home exists, as does daemon's (/usr/sbin); nobody's (/nonexistent) does not.
+    for (options, home) in [
+        (json!({"privileged": true}), "/root"),
+        (json!({"run_as": "daemon"}), "/usr/sbin"),
+        (json!({}), "/tmp"),
+    ] {
+        let mut body =
+            json!({"type": "command", "schedule": "@once", "executable": "pwd; echo $HOME"});
+        for (k, v) in options.as_object().expect("options") {
+            body[k] = v.clone();
+        }
+        let job = admin.create_job(&body).await;
+        let run = finished_run(
+            &admin,
+            job["id"].as_str().expect("id"),
+            Duration::from_secs(15),
+        )
+        .await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let stdout = run["output"]["stdout"].as_str().expect("stdout");
+        assert_eq!(
+            stdout.lines().next(),
+            Some(home),
+            "{options}: started in {stdout:?}"
+        );
+    }
+}

@@ -70,7 +70,10 @@ async fn a_start_check_meeting_a_job_being_changed_waits_for_it_and_reads_the_ch
         let store = db.store.clone();
         let check = tokio::spawn(async move { store.check_for_start(&[a, b]).await });
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(!check.is_finished(), "the check did not wait for the change");
+        assert!(
+            !check.is_finished(),
+            "the check did not wait for the change"
+        );
         if commit {
             tx.commit().await.expect("commit");
         } else {
@@ -132,9 +135,19 @@ async fn a_start_is_written_only_on_a_running_row_that_has_none() {
         .mark_started(&[(running.id, t(777))])
         .await
         .expect("a second start");
-    let (r, _) = db.store.get_run(&running.id).await.expect("get").expect("run");
+    let (r, _) = db
+        .store
+        .get_run(&running.id)
+        .await
+        .expect("get")
+        .expect("run");
     assert_eq!((r.status, r.started_at), (RunStatus::Running, Some(t(3))));
-    let (e, _) = db.store.get_run(&ended.id).await.expect("get").expect("run");
+    let (e, _) = db
+        .store
+        .get_run(&ended.id)
+        .await
+        .expect("get")
+        .expect("run");
     assert_eq!(
         (e.status, e.started_at),
         (RunStatus::Succeeded, Some(t(1002))),

@@ -3,12 +3,12 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{JsonBody, PathParam, QueryParams};
 use crate::routes::{next_page_headers, page_limit, parse_schedule};
 use crate::state::AppState;
 use crate::view::JobView;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -298,7 +298,7 @@ pub(crate) async fn visible_job_by_id(
 pub async fn get_job(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<JobView>, ApiError> {
     let job = visible_job(&state, &caller, &id).await?;
     Ok(Json(JobView::new(&job, Utc::now())))
@@ -308,7 +308,7 @@ pub async fn get_job(
 pub async fn delete_job(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<JobView>, ApiError> {
     let job = visible_job(&state, &caller, &id).await?;
     let job = state

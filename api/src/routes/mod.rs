@@ -25,8 +25,20 @@ pub fn router(state: AppState) -> Router {
         .route("/workers", get(workers::list_workers))
         .route("/users", post(users::create_user))
         .route("/schedule/preview", get(schedule::preview))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Any path the API does not have: the same JSON error as every other 404.
+async fn unknown_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no such route: {}", uri.path()))
+}
+
+/// A path the API has, asked with a method it does not take there.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
 }
 
 /// A schedule and its time zone (UTC when none is given), as job creation and the preview both

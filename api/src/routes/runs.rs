@@ -2,13 +2,13 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::QueryParams;
+use crate::extract::{PathParam, QueryParams};
 use crate::routes::jobs::{visible_job, visible_job_by_id};
 use crate::routes::{next_page_headers, page_limit};
 use crate::state::AppState;
 use crate::view::rfc3339;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use distcron_core::{Run, RunId};
@@ -96,7 +96,7 @@ fn parse_cursor(c: &str) -> Option<(DateTime<Utc>, u16)> {
 pub async fn list_runs(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     QueryParams(q): QueryParams<RunsQuery>,
 ) -> Result<(HeaderMap, Json<Vec<RunView>>), ApiError> {
     let job = visible_job(&state, &caller, &id).await?;
@@ -122,7 +122,7 @@ pub async fn list_runs(
 pub async fn get_run(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<RunWithOutput>, ApiError> {
     let run_id: RunId = id
         .parse()

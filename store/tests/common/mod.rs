@@ -10,7 +10,6 @@ use distcron_store::{Claimant, CreateOutcome, MysqlSettings, NewRun, Store};
 use secrecy::SecretString;
 
 pub struct TestDb {
-
     pub store: Store,
     server: String,
     name: String,
@@ -116,4 +115,3 @@ pub fn tick(job: JobId, at: DateTime<Utc>, attempt: u16) -> NewRun {
         reason: None,
     }
 }
-
