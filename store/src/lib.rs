@@ -61,13 +61,36 @@ impl Store {
     /// Builds a pool that connects lazily, so a process starts (and reports itself not ready)
     /// while MySQL is down instead of refusing to start.
     pub fn connect_lazy(settings: &MysqlSettings) -> Result<Store> {
+        Self::pool_options(settings, false)
+    }
+
+    /// The same, with every session in READ COMMITTED: an update that filters on a column
+    /// (`WHERE status = 'error' AND id IN (...)`) then waits only for the rows it changes, not
+    /// for every row another transaction holds a lock on. The worker's statements are single
+    /// writes and the start check's locking reads, which this changes nothing for.
+    pub fn connect_lazy_read_committed(settings: &MysqlSettings) -> Result<Store> {
+        Self::pool_options(settings, true)
+    }
+
+    fn pool_options(settings: &MysqlSettings, read_committed: bool) -> Result<Store> {
         let options = MySqlConnectOptions::from_str(settings.url.expose_secret())
             .map_err(|e| StoreError::Config(format!("invalid MySQL URL: {e}")))?;
-        let pool = MySqlPoolOptions::new()
+        let mut pool = MySqlPoolOptions::new()
             .max_connections(settings.max_connections)
-            .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
-            .connect_lazy_with(options);
-        Ok(Store { pool })
+            .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms));
+        if read_committed {
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        .execute(conn)
+                        .await
+                        .map(|_| ())
+                })
+            });
+        }
+        Ok(Store {
+            pool: pool.connect_lazy_with(options),
+        })
     }
 
     /// Creates the database named in the URL if it does not exist.

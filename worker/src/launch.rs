@@ -12,8 +12,8 @@ use crate::runner::{Runner, not_startable};
 use chrono::{DateTime, Utc};
 use distcron_core::payload::JobTask;
 use distcron_core::{JobId, RunId, RunStatus};
-use distcron_store::{Claimant, NewRun, PendingRetry, RunEnd, StartCheck, Store};
-use std::collections::{HashSet, VecDeque};
+use distcron_store::{Claimant, NewRun, PendingRetry, RunEnd, StartCheck, Store, Tick};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -94,6 +94,19 @@ fn instant_for(at: DateTime<Utc>) -> tokio::time::Instant {
     }
 }
 
+async fn sleep_until(at: DateTime<Utc>) {
+    let when = instant_for(at);
+    if when > tokio::time::Instant::now() {
+        tokio::time::sleep_until(when).await;
+    }
+}
+
+/// A chunk of rows and the task claiming them.
+type PendingClaim = (
+    Vec<Planned>,
+    tokio::task::JoinHandle<distcron_store::Result<HashMap<Tick, (RunId, RunStatus)>>>,
+);
+
 impl Launcher {
     /// Writes the rows of `planned` and starts each claimed run at its tick, chunk after chunk.
     pub async fn launch(self: Arc<Self>, mut planned: Vec<Planned>) -> Report {
@@ -126,78 +139,103 @@ impl Launcher {
         // later chunks are decided then, not now (starting one now and again on the retry,
         // which finds the row as this worker's own, would run it twice).
         let mut rolled_back: HashSet<JobId> = HashSet::new();
-        while let Some((chunk, claim)) = claims.pop_front() {
-            let generated: Vec<RunId> = chunk.iter().map(|p| p.row.id).collect();
-            let result = match claim.await {
-                Ok(r) => r.map_err(|e| e.to_string()),
-                Err(e) => Err(format!("the claim task failed: {e}")),
-            };
-            match result {
-                Ok(owned) => {
-                    let mut starts = Vec::new();
-                    let mut found = Vec::new();
-                    for p in chunk {
-                        if rolled_back.contains(&p.task.id) {
-                            continue;
-                        }
-                        let tick = (p.row.job_id, p.row.scheduled_at, p.row.attempt);
-                        match (owned.get(&tick), p.row.status) {
-                            (None, RunStatus::Running) => {
-                                tracing::info!(job_id = %p.task.id, scheduled_at = %p.row.scheduled_at, "tick already claimed elsewhere; not starting it");
-                            }
-                            // A row of this worker's that another launch holds (or runs) is
-                            // that launch's to start.
-                            (Some((id, _)), _) if *id != p.row.id && self.inflight.holds(id) => {}
-                            (Some((id, RunStatus::Running)), RunStatus::Running) => {
-                                found.push(*id);
-                                starts.push(Start {
-                                    task: p.task,
-                                    id: *id,
-                                    at: p.row.scheduled_at,
-                                    attempt: p.row.attempt,
-                                });
-                            }
-                            // Written as running by an earlier attempt whose answer was lost, and
-                            // now decided otherwise (it is late): record that decision.
-                            (Some((id, RunStatus::Running)), _) => {
-                                let spec = RunSpec {
-                                    run_id: *id,
-                                    task: p.task,
-                                    scheduled_at: p.row.scheduled_at,
-                                    attempt: p.row.attempt,
-                                };
-                                let reason = p.row.reason.unwrap_or_else(|| {
-                                    distcron_core::run::skip::MISFIRE.to_string()
-                                });
-                                self.recorder.record(Record::new(
-                                    &spec,
-                                    RunEnd::not_started(p.row.status, reason),
-                                ));
-                            }
-                            _ => {}
-                        }
-                    }
-                    self.inflight.hold(found.iter().copied());
-                    self.start_at_their_time(starts).await;
-                    self.inflight.release(found);
-                }
-                Err(e) => {
-                    // Whether this chunk was written is unknown; nothing of it may run now. Its
-                    // ticks are looked at again shortly: the claim then finds any row written
-                    // here as this worker's own, and the misfire policy decides.
-                    tracing::warn!(error = %e, ticks = chunk.len(), "cannot write run rows; retrying these ticks");
-                    for p in chunk {
-                        // Rows are in time order: a job's first row here (or in an earlier
-                        // failed chunk) has its earliest cursor.
-                        if rolled_back.insert(p.task.id) {
-                            report.rolled_back.push((p.task.id, p.prev_cursor));
-                        }
-                    }
+        while let Some(first) = claims.pop_front() {
+            let (mut starts, mut held) = self.settle(first, &mut rolled_back, &mut report).await;
+            // Every chunk whose claim is done by the time of the start check joins it: the
+            // instant's runs are checked together, ahead of their time, and then start back to
+            // back (the claims are usually all done well before).
+            if let Some(first) = starts.first() {
+                sleep_until(first.at - CHECK_LEAD).await;
+            }
+            while claims.front().is_some_and(|(_, c)| c.is_finished()) {
+                if let Some(next) = claims.pop_front() {
+                    let (more, more_held) = self.settle(next, &mut rolled_back, &mut report).await;
+                    starts.extend(more);
+                    held.extend(more_held);
                 }
             }
-            self.inflight.release(generated);
+            self.start_at_their_time(starts).await;
+            self.inflight.release(held);
         }
         report
+    }
+
+    /// Waits for a chunk's claim and decides each of its rows: a start, a record (a row of
+    /// this worker's found decided otherwise), nothing (someone else's), or, if the claim
+    /// failed, a tick to look at again. Returns the starts and the rows held meanwhile.
+    async fn settle(
+        &self,
+        (chunk, claim): PendingClaim,
+        rolled_back: &mut HashSet<JobId>,
+        report: &mut Report,
+    ) -> (Vec<Start>, Vec<RunId>) {
+        let mut held: Vec<RunId> = chunk.iter().map(|p| p.row.id).collect();
+        let result = match claim.await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("the claim task failed: {e}")),
+        };
+        let owned = match result {
+            Ok(owned) => owned,
+            Err(e) => {
+                // Whether this chunk was written is unknown; nothing of it may run now. Its
+                // ticks are looked at again shortly: the claim then finds any row written
+                // here as this worker's own, and the misfire policy decides.
+                tracing::warn!(error = %e, ticks = chunk.len(), "cannot write run rows; retrying these ticks");
+                for p in chunk {
+                    // Rows are in time order: a job's first row here (or in an earlier failed
+                    // chunk) has its earliest cursor.
+                    if rolled_back.insert(p.task.id) {
+                        report.rolled_back.push((p.task.id, p.prev_cursor));
+                    }
+                }
+                return (Vec::new(), held);
+            }
+        };
+        let mut starts = Vec::new();
+        for p in chunk {
+            if rolled_back.contains(&p.task.id) {
+                continue;
+            }
+            let tick = (p.row.job_id, p.row.scheduled_at, p.row.attempt);
+            match (owned.get(&tick), p.row.status) {
+                (None, RunStatus::Running) => {
+                    tracing::info!(job_id = %p.task.id, scheduled_at = %p.row.scheduled_at, "tick already claimed elsewhere; not starting it");
+                }
+                // A row of this worker's that another launch holds (or runs) is that launch's
+                // to start.
+                (Some((id, _)), _) if *id != p.row.id && self.inflight.holds(id) => {}
+                (Some((id, RunStatus::Running)), RunStatus::Running) => {
+                    self.inflight.hold([*id]);
+                    held.push(*id);
+                    starts.push(Start {
+                        task: p.task,
+                        id: *id,
+                        at: p.row.scheduled_at,
+                        attempt: p.row.attempt,
+                    });
+                }
+                // Written as running by an earlier attempt whose answer was lost, and now
+                // decided otherwise (it is late): record that decision.
+                (Some((id, RunStatus::Running)), _) => {
+                    let spec = RunSpec {
+                        run_id: *id,
+                        task: p.task,
+                        scheduled_at: p.row.scheduled_at,
+                        attempt: p.row.attempt,
+                    };
+                    let reason = p
+                        .row
+                        .reason
+                        .unwrap_or_else(|| distcron_core::run::skip::MISFIRE.to_string());
+                    self.recorder.record(Record::new(
+                        &spec,
+                        RunEnd::not_started(p.row.status, reason),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        (starts, held)
     }
 
     /// Claims retries whose time has come and starts those this worker took.
@@ -247,10 +285,7 @@ impl Launcher {
             while let Some(s) = rest.next_if(|s| s.at == at) {
                 group.push((s, Some(at)));
             }
-            let lock_at = instant_for(at - CHECK_LEAD);
-            if lock_at > tokio::time::Instant::now() {
-                tokio::time::sleep_until(lock_at).await;
-            }
+            sleep_until(at - CHECK_LEAD).await;
             self.start_now(group).await;
         }
     }
@@ -283,10 +318,7 @@ impl Launcher {
         };
         let checked = began.elapsed();
         if let Some(at) = group.first().and_then(|(_, at)| *at) {
-            let when = instant_for(at);
-            if when > tokio::time::Instant::now() {
-                tokio::time::sleep_until(when).await;
-            }
+            sleep_until(at).await;
         }
         let n = group.len() as u64;
         let start_all = || {

@@ -121,7 +121,7 @@ impl Worker {
                 settings.work_dir.display()
             )
         })?;
-        let store = Store::connect_lazy(&settings.mysql)?;
+        let store = Store::connect_lazy_read_committed(&settings.mysql)?;
         let blobs = BlobStore::new(&settings.s3).await;
         let cache = Arc::new(
             cache::BlobCache::new(settings.work_dir.join("cache"), blobs)
