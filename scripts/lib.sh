@@ -414,14 +414,20 @@ CFG
         SERVER_JVMFLAGS="$jvm" "$DISTCRON_ZK_HOME/bin/zkServer.sh" start-foreground "$dir/zoo.cfg"
 }
 
+# The gRPC port of a SeaweedFS service on PORT: PORT - 5000. SeaweedFS's own default, PORT +
+# 10000, lands in the kernel's ephemeral range (32768-60999), where any client connection of
+# the machine may hold it at the moment SeaweedFS starts.
+weed_grpc_port() { echo $(($1 - 5000)); }
+
 # start_weed NAME DIR S3_PORT MASTER_PORT VOLUME_PORT FILER_PORT: SeaweedFS (master, volume,
-# filer and S3 gateway in one process) on 127.0.0.1, state in DIR. The gRPC ports are the
-# HTTP ports + 10000. The S3 gateway accepts any credentials (no identities configured).
+# filer and S3 gateway in one process) on 127.0.0.1, state in DIR, gRPC ports from
+# weed_grpc_port. The S3 gateway accepts any credentials (no identities configured).
 start_weed() {
     local name=$1 dir=$2 s3=$3 master=$4 volume=$5 filer=$6 p
     already_running "$name" && return 0
     for p in "$s3" "$master" "$volume" "$filer"; do
         require_port_free "$name" 127.0.0.1 "$p"
+        require_port_free "$name" 127.0.0.1 "$(weed_grpc_port "$p")"
     done
     mkdir -p "$dir"
     # -master.electionTimeout=1s: a restarted single master elects itself in a second (10 s
@@ -433,11 +439,13 @@ start_weed() {
     # -logtostderr: to our log only (else glog also writes files into /tmp).
     start_bg "$name" "$DISTCRON_VENV/bin/weed" -logtostderr server -dir="$dir" \
         -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-        -master.port="$master" -master.electionTimeout=1s -master.telemetry=false \
-        -master.volumeSizeLimitMB=1024 \
-        -volume.port="$volume" -volume.preStopSeconds=0 \
-        -filer.port="$filer" \
-        -s3 -s3.port="$s3" -s3.port.iceberg=0 -s3.port.lance=0
+        -master.port="$master" -master.port.grpc="$(weed_grpc_port "$master")" \
+        -master.electionTimeout=1s -master.telemetry=false -master.volumeSizeLimitMB=1024 \
+        -volume.port="$volume" -volume.port.grpc="$(weed_grpc_port "$volume")" \
+        -volume.preStopSeconds=0 \
+        -filer.port="$filer" -filer.port.grpc="$(weed_grpc_port "$filer")" \
+        -s3 -s3.port="$s3" -s3.port.grpc="$(weed_grpc_port "$s3")" \
+        -s3.port.iceberg=0 -s3.port.lance=0
 }
 
 # SeaweedFS needs about 15 s to stop on SIGTERM (its filer waits for streams to end).
@@ -448,9 +456,11 @@ WEED_STOP_TIMEOUT=${DISTCRON_WEED_STOP_TIMEOUT:-30}
 weed_cleanup_sockets() {
     local p
     for p in "$@"; do
+        local g
+        g=$(weed_grpc_port "$p")
         rm -f "/tmp/seaweedfs-s3-$p.sock" "/tmp/seaweedfs-filer-$p.sock" \
-            "/tmp/seaweedfs-s3-grpc-$((p + 10000)).sock" "/tmp/seaweedfs-filer-grpc-$((p + 10000)).sock" \
-            "/tmp/seaweedfs-master-grpc-$((p + 10000)).sock" "/tmp/seaweedfs-volume-grpc-$((p + 10000)).sock"
+            "/tmp/seaweedfs-s3-grpc-$g.sock" "/tmp/seaweedfs-filer-grpc-$g.sock" \
+            "/tmp/seaweedfs-master-grpc-$g.sock" "/tmp/seaweedfs-volume-grpc-$g.sock"
     done
 }
 

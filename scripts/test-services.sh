@@ -32,9 +32,10 @@ load_ports() {
     if [[ -f "$PORTS_FILE" ]]; then source "$PORTS_FILE"; fi
 }
 
-# port_taken PORT: something listens on PORT or, for SeaweedFS's gRPC twin, on PORT+10000.
+# port_taken PORT: something listens on PORT or, for SeaweedFS's gRPC twin, on
+# weed_grpc_port PORT.
 port_taken() {
-    tcp_open 127.0.0.1 "$1" || tcp_open 127.0.0.1 $(($1 + 10000))
+    tcp_open 127.0.0.1 "$1" || tcp_open 127.0.0.1 "$(weed_grpc_port "$1")"
 }
 
 # choose_ports: keep the configured ports where they are free; where another process (another
@@ -44,15 +45,18 @@ choose_ports() {
     for var in "${PORT_VARS[@]}"; do
         if port_taken "${!var}"; then
             tries=0
-            port=$((20000 + RANDOM % 9000))
-            while port_taken "$port" || [[ " ${PORTS_CHOSEN:-} " == *" $port "* ]]; do
+            # 27000-29999: their gRPC twins (22000-24999) stay clear of the ports the
+            # end-to-end tests take (11000-21999) and of the ephemeral range.
+            port=$((27000 + RANDOM % 3000))
+            while port_taken "$port" || [[ " ${PORTS_CHOSEN:-} " == *" $port "* ]] ||
+                [[ " ${PORTS_CHOSEN:-} " == *" $(weed_grpc_port "$port") "* ]]; do
                 ((++tries > 200)) && die "no free port for $var (tried 200)"
-                port=$((20000 + RANDOM % 9000))
+                port=$((27000 + RANDOM % 3000))
             done
             say "Port ${!var} ($var) is taken; the test services use $port instead"
             printf -v "$var" '%s' "$port"
         fi
-        PORTS_CHOSEN="${PORTS_CHOSEN:-} ${!var}"
+        PORTS_CHOSEN="${PORTS_CHOSEN:-} ${!var} $(weed_grpc_port "${!var}")"
     done
     : >"$PORTS_FILE"
     for var in "${PORT_VARS[@]}"; do

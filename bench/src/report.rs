@@ -146,8 +146,8 @@ impl Report {
             }
             if let Some(c) = &s.start_checks {
                 line.push_str(&format!(
-                    "start checks: {} for {} runs, {:.2} ms each, {:.1} us per run; ",
-                    c.checks, c.runs, c.ms_per_check, c.us_per_run
+                    "start checks: {} for {} runs, each {:.2} ms to lock (ahead of the tick) and {:.2} ms to release, {:.1} us per run; ",
+                    c.checks, c.runs, c.lock_ms_per_check, c.release_ms_per_check, c.us_per_run
                 ));
             }
             if let Some(st) = &s.starts_shown {

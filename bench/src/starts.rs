@@ -106,7 +106,8 @@ pub async fn watch(
 pub struct CheckCounts {
     pub checks: u64,
     pub runs: u64,
-    pub seconds: f64,
+    pub lock_seconds: f64,
+    pub release_seconds: f64,
 }
 
 /// What the start checks cost over a scenario.
@@ -114,8 +115,11 @@ pub struct CheckCounts {
 pub struct CheckCost {
     pub checks: u64,
     pub runs: u64,
-    /// Lock plus release, per check (one per instant and chunk of up to 250 runs).
-    pub ms_per_check: f64,
+    /// Taking the locks, per check (one per worker and instant, ahead of it).
+    pub lock_ms_per_check: f64,
+    /// Letting them go after the starts, per check.
+    pub release_ms_per_check: f64,
+    /// Both, per run started.
     pub us_per_run: f64,
 }
 
@@ -126,7 +130,8 @@ impl CheckCounts {
             let c = &body["start_checks"];
             total.checks += c["checks"].as_u64()?;
             total.runs += c["runs"].as_u64()?;
-            total.seconds += c["seconds"].as_f64()?;
+            total.lock_seconds += c["lock_seconds"].as_f64()?;
+            total.release_seconds += c["release_seconds"].as_f64()?;
         }
         Some(total)
     }
@@ -134,12 +139,14 @@ impl CheckCounts {
     pub fn cost_since(&self, before: &CheckCounts) -> Option<CheckCost> {
         let checks = self.checks.checked_sub(before.checks)?;
         let runs = self.runs.checked_sub(before.runs)?;
-        let seconds = self.seconds - before.seconds;
+        let lock = self.lock_seconds - before.lock_seconds;
+        let release = self.release_seconds - before.release_seconds;
         (checks > 0 && runs > 0).then(|| CheckCost {
             checks,
             runs,
-            ms_per_check: seconds * 1e3 / checks as f64,
-            us_per_run: seconds * 1e6 / runs as f64,
+            lock_ms_per_check: lock * 1e3 / checks as f64,
+            release_ms_per_check: release * 1e3 / checks as f64,
+            us_per_run: (lock + release) * 1e6 / runs as f64,
         })
     }
 }
