@@ -126,6 +126,32 @@ async fn killing_mysql_while_runs_are_in_flight_records_their_outcomes_when_it_r
         },
     )
     .await;
+    // Their starts are kept: recorded before the outage or retried until MySQL took them.
+    let db = cluster.db().await;
+    for e in &in_flight {
+        let (started,): (Option<chrono::DateTime<chrono::Utc>>,) = sqlx::query_as(
+            "SELECT started_at FROM runs WHERE job_id = ? AND scheduled_at = ? AND attempt = 1",
+        )
+        .bind(&e.job)
+        .bind(e.scheduled_at)
+        .fetch_one(&db)
+        .await
+        .expect("run row");
+        let started = started.unwrap_or_else(|| panic!("no start recorded for {e:?}"));
+        let process = witness
+            .entries()
+            .into_iter()
+            .find(|s| {
+                s.job == e.job && s.scheduled_at == e.scheduled_at && s.extra.ends_with("-start")
+            })
+            .expect("the run's start line");
+        let recorded = started.timestamp_micros() as f64 / 1e6;
+        assert!(
+            (recorded - process.started).abs() < 1.0,
+            "{e:?}: started_at {recorded:.3}, its process started at {:.3}",
+            process.started
+        );
+    }
     // The API serves again, and the jobs run again.
     eventually("the API to serve again", Duration::from_secs(30), || {
         let admin = admin.clone();

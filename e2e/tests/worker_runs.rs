@@ -418,6 +418,10 @@ async fn a_run_as_account_created_after_a_failed_run_is_used_from_the_next_run_o
             .contains(&format!("no user `{name}`")),
         "{run}"
     );
+    assert!(
+        run["started_at"].is_null(),
+        "a run whose process could not start shows no start: {run}"
+    );
     let _account = Account::create(&name);
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let ran = eventually("a run as the new account", Duration::from_secs(15), || {
