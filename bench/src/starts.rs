@@ -6,8 +6,9 @@
 //!   its outcome. The delay until then (first such read minus `started_at`) is an upper bound
 //!   on how long the start took to be recorded, to the watch's 100 ms.
 //! * The cost: the workers count their start checks (the share lock on the jobs' rows taken
-//!   for each instant's starts, `/healthz` `start_checks`); the difference over a scenario,
-//!   per run started, is what the check adds to a tick.
+//!   for each instant's starts, `/healthz` `start_checks`), and the time to take the locks
+//!   (50 ms ahead of the tick, so off the lag unless it takes longer) and to let them go
+//!   (after the starts).
 
 use crate::api::Api;
 use crate::stats::{Summary, summarize};
@@ -68,8 +69,9 @@ pub async fn watch(
     let jobs: Vec<String> = ticks.into_iter().map(|t| t.0).collect();
     let mut seen: HashMap<String, Seen> = HashMap::new();
     loop {
-        let now = Utc::now();
         let rows = read(&pool, &jobs, at).await?;
+        // After the read: a start it shows was recorded by then (an upper bound).
+        let now = Utc::now();
         for (id, status, started) in &rows {
             let s = seen.entry(id.clone()).or_default();
             if status == "running" {

@@ -144,6 +144,21 @@ impl WitnessEntry {
     }
 }
 
+/// `t` in seconds since the epoch (with its fraction), comparable with `WitnessEntry::started`.
+pub fn epoch_of(t: chrono::DateTime<chrono::Utc>) -> f64 {
+    t.timestamp_micros() as f64 / 1e6
+}
+
+/// An RFC 3339 time the API answered, in seconds since the epoch.
+pub fn epoch_of_json(v: &serde_json::Value) -> f64 {
+    let t: chrono::DateTime<chrono::Utc> = v
+        .as_str()
+        .unwrap_or_else(|| panic!("not a time: {v}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("not RFC 3339 ({e}): {v}"));
+    epoch_of(t)
+}
+
 /// Now, in seconds since the epoch, comparable with `WitnessEntry::started`.
 pub fn epoch_now() -> f64 {
     std::time::SystemTime::now()

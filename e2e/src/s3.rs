@@ -18,9 +18,12 @@ pub fn weed_binary() -> PathBuf {
     venv.join("bin/weed")
 }
 
-/// A port for a SeaweedFS service whose gRPC port (the port + 10000) is free too. The port
-/// comes from `free_port`, so no other test is given it; its gRPC twin lies above the range
-/// `free_port` hands out, so no other test is given that one either.
+/// A port for a SeaweedFS service whose gRPC port (SeaweedFS's default, the port + 10000) is
+/// free too. The port comes from `free_port`, so no other test is given it; its gRPC twin
+/// (22000-27999) lies above the range `free_port` hands out and below the kernel's ephemeral
+/// range, so no other test or client connection is given that one either. (The scripts'
+/// SeaweedFS use the port - 5000 instead; their twins, in 22000-24999, are already bound when
+/// tests run, and the bind check here steps around them.)
 fn port_with_grpc_twin() -> u16 {
     loop {
         let port = crate::free_port();

@@ -6,22 +6,15 @@
 use chrono::{DateTime, Utc};
 use distcron_core::run::skip;
 use distcron_e2e::checks::{each_runs_after, every_second_jobs};
-use distcron_e2e::{TestCluster, Witness, epoch_now};
+use distcron_e2e::{TestCluster, Witness, epoch_now, epoch_of};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Deletes, each at its own offset within a second, spread over the whole second.
 const TRIES: usize = 25;
-/// The processes write their witness line a moment after they were started: a line this much
-/// after the delete's answer can still belong to a run started before it.
-const WITNESS_SLACK: f64 = 0.05;
 
 /// (scheduled_at, status, reason, started_at) of a run row.
 type RunRow = (DateTime<Utc>, String, Option<String>, Option<DateTime<Utc>>);
-
-fn epoch(t: DateTime<Utc>) -> f64 {
-    t.timestamp_micros() as f64 / 1e6
-}
 
 #[tokio::test]
 async fn nothing_of_a_deleted_job_starts_once_the_delete_has_answered() {
@@ -55,23 +48,14 @@ async fn nothing_of_a_deleted_job_starts_once_the_delete_has_answered() {
 
     let db = cluster.db().await;
     let entries = witness.entries();
-    let mut claimed_ahead_and_skipped = 0;
     for (job, (offset, answer)) in &answered {
-        for e in entries.iter().filter(|e| &e.job == job) {
-            assert!(
-                e.started <= answer + WITNESS_SLACK,
-                "{job}: a run started {:.3} s after its DELETE (sent at +{offset:.2} s) answered: {e:?}",
-                e.started - answer
-            );
-        }
-        let rows: Vec<RunRow> =
-            sqlx::query_as(
-                "SELECT scheduled_at, status, reason, started_at FROM runs WHERE job_id = ? ORDER BY scheduled_at",
-            )
-            .bind(job)
-            .fetch_all(&db)
-            .await
-            .expect("runs");
+        let rows: Vec<RunRow> = sqlx::query_as(
+            "SELECT scheduled_at, status, reason, started_at FROM runs WHERE job_id = ? ORDER BY scheduled_at",
+        )
+        .bind(job)
+        .fetch_all(&db)
+        .await
+        .expect("runs");
         for (at, status, reason, started) in &rows {
             assert!(
                 status != "running" && status != "pending",
@@ -79,12 +63,12 @@ async fn nothing_of_a_deleted_job_starts_once_the_delete_has_answered() {
             );
             if let Some(s) = started {
                 assert!(
-                    epoch(*s) < *answer,
-                    "{job} at {at}: its process was started {:.3} s after the DELETE answered",
-                    epoch(*s) - answer
+                    epoch_of(*s) < *answer,
+                    "{job} at {at}: its process was started {:.3} s after the DELETE (sent at +{offset:.2} s) answered",
+                    epoch_of(*s) - answer
                 );
             }
-            if epoch(*at) > *answer {
+            if epoch_of(*at) > *answer {
                 assert_eq!(
                     (status.as_str(), reason.as_deref()),
                     ("skipped", Some(skip::DELETED)),
@@ -93,22 +77,36 @@ async fn nothing_of_a_deleted_job_starts_once_the_delete_has_answered() {
                 assert!(started.is_none());
             }
         }
-        // Sent past the claim lead (half a second), the delete finds the next tick claimed:
-        // that tick must be the one recorded skipped.
-        if *offset >= 0.6 {
+        // The witness, independent of MySQL: every process of the job wrote its line before
+        // the answer, or right after a start the rows put before it (a process writes its line
+        // a moment after it was started).
+        for e in entries
+            .iter()
+            .filter(|e| &e.job == job && e.started > *answer)
+        {
+            let spawned = rows
+                .iter()
+                .find(|(at, ..)| *at == e.scheduled_at)
+                .and_then(|(_, _, _, s)| *s);
+            assert!(
+                spawned.is_some_and(|s| epoch_of(s) < *answer && e.started - epoch_of(s) < 0.5),
+                "{job}: a process wrote {:.3} s after the DELETE (sent at +{offset:.2} s) answered; \
+                 its recorded start: {spawned:?}; {e:?}",
+                e.started - answer
+            );
+        }
+        // Sent between the claim (half a second ahead) and the start check (50 ms ahead), the
+        // delete finds the next tick claimed: that tick must be the one recorded skipped.
+        if (0.6..=0.9).contains(offset) {
             let next = answer.floor() + 1.0;
-            let skipped = rows.iter().any(|(at, status, reason, _)| {
-                epoch(*at) == next
-                    && status == "skipped"
-                    && reason.as_deref() == Some(skip::DELETED)
-            });
-            if skipped {
-                claimed_ahead_and_skipped += 1;
-            }
+            assert!(
+                rows.iter().any(|(at, status, reason, _)| {
+                    epoch_of(*at) == next
+                        && status == "skipped"
+                        && reason.as_deref() == Some(skip::DELETED)
+                }),
+                "{job}: deleted at +{offset:.2} s, its next tick {next} was not recorded skipped: {rows:?}"
+            );
         }
     }
-    assert!(
-        claimed_ahead_and_skipped > 0,
-        "no delete sent after its next tick was claimed found that tick claimed"
-    );
 }

@@ -145,7 +145,7 @@ async fn killing_mysql_while_runs_are_in_flight_records_their_outcomes_when_it_r
                 s.job == e.job && s.scheduled_at == e.scheduled_at && s.extra.ends_with("-start")
             })
             .expect("the run's start line");
-        let recorded = started.timestamp_micros() as f64 / 1e6;
+        let recorded = distcron_e2e::epoch_of(started);
         assert!(
             (recorded - process.started).abs() < 1.0,
             "{e:?}: started_at {recorded:.3}, its process started at {:.3}",

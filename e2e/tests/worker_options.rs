@@ -2,7 +2,7 @@
 //! the misfire policies and `retry_interrupted`.
 
 use chrono::{DateTime, Utc};
-use distcron_e2e::{ApiClient, ClusterOptions, TestCluster, Witness, eventually};
+use distcron_e2e::{ApiClient, ClusterOptions, TestCluster, Witness, epoch_of, eventually};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -181,7 +181,8 @@ async fn a_failed_run_is_retried_with_exponential_backoff_until_its_retries_are_
         "retries are of the same tick"
     );
     // Each attempt starts its backoff after the previous one ended (1, 2 and 4 s), within
-    // 100 ms: the process's own start (the witness) against the recorded end before it.
+    // 100 ms: the recorded start (the spawn) against the recorded end before it; and the
+    // process's own start (the witness) never before its time.
     let starts: BTreeMap<u16, f64> = witness
         .entries()
         .into_iter()
@@ -189,13 +190,19 @@ async fn a_failed_run_is_retried_with_exponential_backoff_until_its_retries_are_
         .collect();
     assert_eq!(starts.len(), 4, "one process per attempt: {starts:?}");
     for (i, backoff) in [(1usize, 1.0), (2, 2.0), (3, 4.0)] {
-        let ended = r[i - 1].finished_at.expect("finished").timestamp_micros() as f64 / 1e6;
-        let gap = starts[&r[i].attempt] - ended;
+        let ended = epoch_of(r[i - 1].finished_at.expect("finished"));
+        let spawned = epoch_of(r[i].started_at.expect("started"));
+        let gap = spawned - ended;
         assert!(
             (backoff..backoff + 0.1).contains(&gap),
             "attempt {} started {gap:.3} s after attempt {} ended, not {backoff} s (+100 ms): {r:#?}",
             r[i].attempt,
             r[i - 1].attempt
+        );
+        assert!(
+            starts[&r[i].attempt] >= ended + backoff,
+            "attempt {}'s process ran before its backoff was over",
+            r[i].attempt
         );
     }
     // No fifth attempt, and the one-shot job is finished once its retries are spent.

@@ -25,7 +25,12 @@ pub async fn reap(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
 const OVERDUE: Duration = Duration::from_secs(5);
 
 async fn reap_once(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
-    repoint_retries(leader).await?;
+    if let Err(e) = repoint_retries(leader).await {
+        tracing::warn!(
+            error = format!("{e:#}"),
+            "cannot look for retries nobody took"
+        );
+    }
     let stale = leader.store.stale_runs(lease).await?;
     if stale.is_empty() {
         return Ok(());
@@ -63,6 +68,13 @@ async fn reap_once(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
 }
 
 async fn repoint_retries(leader: &Leader) -> anyhow::Result<()> {
+    let skipped = leader.store.skip_retries_of_finished_jobs().await?;
+    if skipped > 0 {
+        tracing::info!(
+            retries = skipped,
+            "pending retries of finished jobs recorded skipped"
+        );
+    }
     for retry in leader.store.overdue_retries(OVERDUE).await? {
         let Some(owner) = leader.owner_of(&retry.job_id) else {
             continue;

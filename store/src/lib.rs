@@ -12,7 +12,7 @@ mod users;
 pub use audit::AuditRow;
 pub use error::{Result, StoreError};
 pub use jobs::{CreateOutcome, JobFilter, JobTx};
-pub use retries::{PendingRetry, StaleRun};
+pub use retries::{PendingRetry, RetryClaim, StaleRun};
 pub use runs::{Claimant, JobStatusChange, NewRun, Outcome, Output, RunEnd, Tick};
 pub use starts::StartCheck;
 pub use users::{User, hash_token};
@@ -66,8 +66,9 @@ impl Store {
 
     /// The same, with every session in READ COMMITTED: an update that filters on a column
     /// (`WHERE status = 'error' AND id IN (...)`) then waits only for the rows it changes, not
-    /// for every row another transaction holds a lock on. The worker's statements are single
-    /// writes and the start check's locking reads, which this changes nothing for.
+    /// for every row another transaction holds a lock on. A plain read then takes no lock: the
+    /// worker's writes that depend on a job's state lock the job's row themselves (the start
+    /// check, `queue_retry`).
     pub fn connect_lazy_read_committed(settings: &MysqlSettings) -> Result<Store> {
         Self::pool_options(settings, true)
     }

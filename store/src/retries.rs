@@ -4,9 +4,9 @@
 //! it. That worker keeps it in its deadline queue and claims it at its time; the leader points
 //! a retry nobody took at the job's current owner.
 
-use crate::{Claimant, Result, Store};
+use crate::{Claimant, Result, Store, StoreError};
 use chrono::{DateTime, Utc};
-use distcron_core::{JobId, RunId};
+use distcron_core::{JobId, JobStatus, RunId, RunStatus};
 use sqlx::{MySql, QueryBuilder};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -26,6 +26,15 @@ pub struct StaleRun {
     pub retry_interrupted: bool,
     /// The job's schedule expression.
     pub schedule: String,
+}
+
+/// What `claim_retries` took.
+#[derive(Debug, Default)]
+pub struct RetryClaim {
+    pub taken: HashSet<RunId>,
+    /// Not taken because MySQL failed: to try again.
+    pub again: Vec<RunId>,
+    pub error: Option<StoreError>,
 }
 
 /// A retry waiting for its time.
@@ -67,26 +76,36 @@ fn pending(rows: Vec<PendingRow>) -> Vec<PendingRetry> {
 }
 
 impl Store {
-    /// Queues a retry: attempt `attempt` of the tick, to start at `not_before` on `worker`.
-    /// Only where the attempt before it is recorded as failed, timed out or interrupted (an
-    /// outcome that lost to another record, say a run that succeeded, queues nothing) and the
-    /// job is still on its schedule. A retry already queued is left alone. Returns the retry
-    /// pending for the tick, if there is one (this call's, or the one queued before).
+    /// Queues a retry: attempt `attempt` of the tick, to start at `not_before` on `worker`,
+    /// after the attempt before it ended `after` (failed, timed out or interrupted). Only
+    /// where that attempt is recorded so (an outcome that lost to another record, say a run
+    /// that succeeded, queues nothing) and the job is still on its schedule: the job's row is
+    /// share-locked first, so a delete going on is waited for, and its pending retries are
+    /// never left behind it. A retry already queued is left alone. Returns the retry pending
+    /// for the tick, if there is one (this call's, or the one queued before).
     pub async fn queue_retry(
         &self,
         job_id: &JobId,
         scheduled_at: DateTime<Utc>,
         attempt: u16,
+        after: RunStatus,
         not_before: DateTime<Utc>,
         worker: &str,
     ) -> Result<Option<PendingRetry>> {
-        let mut conn = self.pool().acquire().await?;
+        let mut tx = self.pool().begin().await?;
+        let job: Option<(String,)> =
+            sqlx::query_as("SELECT status FROM jobs WHERE id = ? LOCK IN SHARE MODE")
+                .bind(job_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if job.is_none_or(|(status,)| status == JobStatus::Finished.as_str()) {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         sqlx::query(
             "INSERT INTO runs (id, job_id, scheduled_at, attempt, status, worker_id, created_at, not_before) \
-             SELECT ?, r.job_id, r.scheduled_at, ?, 'pending', ?, NOW(6), ? \
-             FROM runs r JOIN jobs j ON j.id = r.job_id \
-             WHERE r.job_id = ? AND r.scheduled_at = ? AND r.attempt = ? \
-               AND r.status IN ('failed', 'timed_out', 'interrupted') AND j.status <> 'finished' \
+             SELECT ?, r.job_id, r.scheduled_at, ?, 'pending', ?, NOW(6), ? FROM runs r \
+             WHERE r.job_id = ? AND r.scheduled_at = ? AND r.attempt = ? AND r.status = ? \
              ON DUPLICATE KEY UPDATE id = runs.id",
         )
         .bind(RunId::new().to_string())
@@ -96,7 +115,8 @@ impl Store {
         .bind(job_id.to_string())
         .bind(scheduled_at)
         .bind(attempt.saturating_sub(1))
-        .execute(&mut *conn)
+        .bind(after.as_str())
+        .execute(&mut *tx)
         .await?;
         // The affected-rows count cannot tell an insert from a duplicate (found rows are
         // counted): read back what is pending for the tick.
@@ -107,8 +127,9 @@ impl Store {
         .bind(job_id.to_string())
         .bind(scheduled_at)
         .bind(attempt)
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(pending(rows).pop())
     }
 
@@ -142,13 +163,21 @@ impl Store {
         Ok(pending(rows))
     }
 
-    /// Takes pending retries to run them; returns those this call took. A retry is taken by
-    /// exactly one call: one whose answer was lost leaves it claimed and never started, and
-    /// the orphan sweep records it interrupted; it is never started twice.
-    pub async fn claim_retries(&self, ids: &[RunId], by: &Claimant) -> Result<HashSet<RunId>> {
-        let mut taken = HashSet::new();
-        let mut conn = self.pool().acquire().await?;
-        for id in ids {
+    /// Takes pending retries to run them, one statement each: a retry is taken by exactly one
+    /// call. If MySQL fails midway, the retries taken so far are still reported taken, and the
+    /// rest (the one whose answer was lost included: if it was in fact taken, it is never
+    /// started, and the orphan sweep records it) are to be tried again.
+    pub async fn claim_retries(&self, ids: &[RunId], by: &Claimant) -> RetryClaim {
+        let mut claim = RetryClaim::default();
+        let mut conn = match self.pool().acquire().await {
+            Ok(c) => c,
+            Err(e) => {
+                claim.again = ids.to_vec();
+                claim.error = Some(e.into());
+                return claim;
+            }
+        };
+        for (i, id) in ids.iter().enumerate() {
             let done = sqlx::query(
                 "UPDATE runs SET status = 'running', worker_id = ?, incarnation = ?, heartbeat_at = NOW(6) \
                  WHERE id = ? AND status = 'pending'",
@@ -157,20 +186,43 @@ impl Store {
             .bind(&by.incarnation)
             .bind(id.to_string())
             .execute(&mut *conn)
-            .await?;
-            if done.rows_affected() == 1 {
-                taken.insert(*id);
+            .await;
+            match done {
+                Ok(done) if done.rows_affected() == 1 => {
+                    claim.taken.insert(*id);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    claim.again = ids[i..].to_vec();
+                    claim.error = Some(e.into());
+                    break;
+                }
             }
         }
-        Ok(taken)
+        claim
     }
 
-    /// Retries still pending `overdue` after their time: their worker did not take them (it
-    /// died, or the job moved away from it).
+    /// Pending retries of jobs that are finished: a delete skips its job's pending retries in
+    /// its own transaction, so these can only come from a write that raced it; they are
+    /// accounted for the same way.
+    pub async fn skip_retries_of_finished_jobs(&self) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE runs r JOIN jobs j ON j.id = r.job_id \
+             SET r.status = 'skipped', r.reason = ?, r.finished_at = NOW(6) \
+             WHERE r.status = 'pending' AND j.status = 'finished'",
+        )
+        .bind(distcron_core::run::skip::DELETED)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Retries still pending `overdue` after their time (their worker did not take them: it
+    /// died, or the job moved away from it), and retries no worker was named for.
     pub async fn overdue_retries(&self, overdue: Duration) -> Result<Vec<PendingRetry>> {
         let rows: Vec<PendingRow> = sqlx::query_as(&format!(
             "SELECT {PENDING_COLUMNS} FROM runs WHERE status = 'pending' \
-             AND not_before < NOW(6) - INTERVAL ? MICROSECOND LIMIT 10000"
+             AND (not_before < NOW(6) - INTERVAL ? MICROSECOND OR worker_id IS NULL) LIMIT 10000"
         ))
         .bind(overdue.as_micros() as u64)
         .fetch_all(self.pool())

@@ -1,13 +1,19 @@
 //! The runs this worker has in flight, shared by the scheduler (concurrency policies), the
 //! fence and shutdown (which stop them) and the run tasks (which leave when they end); and the
-//! rows it has claimed and not yet started, held by the launch that claimed them, which the
-//! orphan sweep must spare as well.
+//! rows it has claimed and not yet started, held by the launch that claimed them (a `Hold`,
+//! released when dropped, a panicking launch included). The orphan sweep takes, under the same
+//! lock, only rows neither held nor in flight, and a row it took can no longer be held: a row
+//! is either started or recorded interrupted, never both.
 
 use crate::exec::{RunControl, Stop};
 use chrono::{DateTime, Utc};
 use distcron_core::{JobId, RunId};
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a swept row is remembered (against a launch that finds it afterwards).
+const SWEPT_KEPT: Duration = Duration::from_secs(600);
 
 #[derive(Clone)]
 pub struct InFlightRun {
@@ -21,8 +27,44 @@ pub struct InFlightRun {
 pub struct InFlight {
     runs: Mutex<HashMap<RunId, InFlightRun>>,
     emptied: tokio::sync::Notify,
+    held: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
     /// Claimed (or being claimed) by a launch, not yet started or recorded.
-    held: Mutex<HashSet<RunId>>,
+    ids: std::collections::HashSet<RunId>,
+    /// Recorded interrupted by the orphan sweep, and when.
+    swept: HashMap<RunId, Instant>,
+}
+
+/// Rows a launch holds; released when dropped.
+pub struct Hold {
+    inflight: Arc<InFlight>,
+    ids: Vec<RunId>,
+}
+
+impl Hold {
+    /// Holds one more row; false if another launch holds it, it is in flight, or the orphan
+    /// sweep has taken it (then it must not be started).
+    pub fn add(&mut self, id: RunId) -> bool {
+        let mut held = self.inflight.held.lock().unwrap_or_else(|p| p.into_inner());
+        if held.ids.contains(&id) || held.swept.contains_key(&id) || self.inflight.contains(&id) {
+            return false;
+        }
+        held.ids.insert(id);
+        self.ids.push(id);
+        true
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut held = self.inflight.held.lock().unwrap_or_else(|p| p.into_inner());
+        for id in &self.ids {
+            held.ids.remove(id);
+        }
+    }
 }
 
 impl InFlight {
@@ -48,19 +90,18 @@ impl InFlight {
             .contains_key(id)
     }
 
-    /// A launch is about to claim these rows.
-    pub fn hold(&self, ids: impl IntoIterator<Item = RunId>) {
+    /// Holds rows a launch is about to claim (they are this launch's alone: fresh ids, or
+    /// retries the scheduler gives to one launch).
+    pub fn hold(self: &Arc<Self>, ids: impl IntoIterator<Item = RunId>) -> Hold {
+        let ids: Vec<RunId> = ids.into_iter().collect();
         self.held
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .extend(ids);
-    }
-
-    /// The launch has decided these rows: started (in flight), recorded, or given back.
-    pub fn release(&self, ids: impl IntoIterator<Item = RunId>) {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        for id in ids {
-            held.remove(&id);
+            .ids
+            .extend(ids.iter().copied());
+        Hold {
+            inflight: self.clone(),
+            ids,
         }
     }
 
@@ -69,8 +110,36 @@ impl InFlight {
         self.held
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .ids
             .contains(id)
             || self.contains(id)
+    }
+
+    /// Of these rows (claimed by this worker, never seen started), those the orphan sweep may
+    /// record interrupted: neither held nor in flight. They can no longer be held.
+    pub fn sweep(&self, ids: impl IntoIterator<Item = RunId>) -> Vec<RunId> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        held.swept
+            .retain(|_, at| now.duration_since(*at) < SWEPT_KEPT);
+        let mut taken = Vec::new();
+        for id in ids {
+            if !held.ids.contains(&id) && !self.contains(&id) {
+                held.swept.insert(id, now);
+                taken.push(id);
+            }
+        }
+        taken
+    }
+
+    /// Nothing held and nothing in flight.
+    pub fn is_idle(&self) -> bool {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .ids
+            .is_empty()
+            && self.is_empty()
     }
 
     pub fn len(&self) -> usize {

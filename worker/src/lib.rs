@@ -358,7 +358,12 @@ impl Worker {
                 )
                 .await;
             }
+            // Rows launches still hold are decided (interrupted: the gate is shut) before the
+            // recorder is drained.
             let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while !inflight.is_idle() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             while recorder.pending() > 0 && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }

@@ -71,6 +71,30 @@ pub enum Entry {
     Ended(Record),
 }
 
+impl Record {
+    /// A run of a job this worker no longer has (its options unknown): the outcome alone, no
+    /// retry, no job status.
+    pub fn bare(
+        id: RunId,
+        job_id: JobId,
+        scheduled_at: chrono::DateTime<Utc>,
+        attempt: u16,
+        end: RunEnd,
+    ) -> Record {
+        Record {
+            outcome: Outcome {
+                id,
+                job_id,
+                scheduled_at,
+                attempt,
+                end,
+            },
+            job_change: None,
+            retry: None,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::UnboundedSender<Entry>,
@@ -236,6 +260,7 @@ async fn flush(
                     &r.outcome.job_id,
                     r.outcome.scheduled_at,
                     attempt,
+                    r.outcome.end.status,
                     not_before,
                     worker_id,
                 )

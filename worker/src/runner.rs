@@ -10,20 +10,15 @@ use crate::inflight::{InFlight, InFlightRun};
 use crate::recorder::{Record, Recorder};
 use distcron_core::payload::JobTask;
 use distcron_core::run::skip;
-use distcron_core::{JobStatus, JobType, RunStatus};
+use distcron_core::{JobType, RunStatus};
 use distcron_store::{RunEnd, StartCheck, Store};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 /// Why a checked run is not started: its job is no longer on its schedule.
-pub fn not_startable(status: Option<JobStatus>) -> RunEnd {
-    match status {
-        Some(JobStatus::Finished) | None => RunEnd::not_started(RunStatus::Skipped, skip::DELETED),
-        Some(other) => {
-            RunEnd::not_started(RunStatus::Skipped, format!("the job is {}", other.as_str()))
-        }
-    }
+pub fn not_startable() -> RunEnd {
+    RunEnd::not_started(RunStatus::Skipped, skip::DELETED)
 }
 
 pub struct Runner {
@@ -127,7 +122,7 @@ impl RunTask {
             Some(started) => {
                 started.map_err(|reason| RunEnd::not_started(RunStatus::Failed, reason))
             }
-            None => self.fetch_and_start(&spec).await,
+            None => self.fetch_and_start(&spec, &stop).await,
         };
         let finished = match started {
             Ok(started) => self.exec.supervise(&spec, started, stop).await,
@@ -141,7 +136,11 @@ impl RunTask {
 
     /// Downloads the executable, then starts it if the job is still on its schedule and the
     /// gate still open.
-    async fn fetch_and_start(&self, spec: &RunSpec) -> Result<Started, RunEnd> {
+    async fn fetch_and_start(
+        &self,
+        spec: &RunSpec,
+        stop: &watch::Receiver<Option<Stop>>,
+    ) -> Result<Started, RunEnd> {
         let sha = spec.task.spec.sha256.clone().unwrap_or_default();
         let path = self
             .cache
@@ -150,7 +149,7 @@ impl RunTask {
             .map_err(|reason| RunEnd::not_started(RunStatus::Failed, reason))?;
         let check: StartCheck = self
             .store
-            .check_for_start(&[spec.task.id])
+            .check_for_start_waiting(&[spec.task.id])
             .await
             .map_err(|e| {
                 RunEnd::not_started(
@@ -159,7 +158,14 @@ impl RunTask {
                 )
             })?;
         if !check.may_start(&spec.task.id) {
-            return Err(not_startable(check.status(&spec.task.id)));
+            return Err(not_startable());
+        }
+        // Stopped while it was being fetched (replaced, fenced, shutting down): not started.
+        if let Some(why) = stop.borrow().clone() {
+            return Err(RunEnd::not_started(
+                RunStatus::Interrupted,
+                format!("not started: stopped ({why:?}) while its executable was fetched"),
+            ));
         }
         if let Err(closed) = self.gate.check() {
             return Err(RunEnd::not_started(
@@ -170,7 +176,7 @@ impl RunTask {
         let started = spawn_recorded(&self.exec, &self.recorder, spec, &Program::File(path))
             .map_err(|reason| RunEnd::not_started(RunStatus::Failed, reason));
         if let Err(e) = check.release().await {
-            tracing::debug!(error = %e, "releasing a start check");
+            tracing::warn!(error = %e, "the start check's transaction ended in error");
         }
         started
     }

@@ -7,6 +7,7 @@ mod schedule;
 mod users;
 mod workers;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
@@ -27,18 +28,36 @@ pub fn router(state: AppState) -> Router {
         .route("/schedule/preview", get(schedule::preview))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// Any path the API does not have: the same JSON error as every other 404.
-async fn unknown_route(uri: axum::http::Uri) -> ApiError {
+/// Any path the API does not have: the same JSON error as every other 404, to callers with a
+/// token (as every route but `/healthz`, it answers 401 without one).
+async fn unknown_route(_caller: Caller, uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(format!("no such route: {}", uri.path()))
 }
 
 /// A path the API has, asked with a method it does not take there.
-async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+async fn method_not_allowed(
+    _caller: Caller,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> ApiError {
     ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}
+
+/// A handler that panicked: a 500 in the API's shape, the panic logged once.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!(
+        "a request handler panicked: {what}"
+    )))
 }
 
 /// A schedule and its time zone (UTC when none is given), as job creation and the preview both

@@ -53,12 +53,18 @@ impl Scheduler {
         if !planned.is_empty() {
             let mut jobs: Vec<JobId> = planned.iter().map(|p| p.task.id).collect();
             jobs.dedup();
+            // Held from here, before the launch exists: nothing can take these rows meanwhile.
+            let hold = self.deps.inflight.hold(planned.iter().map(|p| p.row.id));
             let launcher = self.deps.launcher.clone();
-            self.spawn_launch(jobs, launcher.launch(planned));
+            self.spawn_launch(jobs, launcher.launch(planned, hold));
         }
         if !due_retries.is_empty() {
+            let hold = self
+                .deps
+                .inflight
+                .hold(due_retries.iter().map(|(_, r)| r.id));
             let launcher = self.deps.launcher.clone();
-            self.spawn_launch(Vec::new(), launcher.launch_retries(due_retries));
+            self.spawn_launch(Vec::new(), launcher.launch_retries(due_retries, hold));
         }
     }
 

@@ -15,7 +15,7 @@ use crate::cache::BlobCache;
 use crate::exec::RunSpec;
 use crate::gate::Gate;
 use crate::inflight::InFlight;
-use crate::launch::{Launcher, Report};
+use crate::launch::{Launcher, Report, instant_for};
 use crate::recorder::{Record, Recorder};
 use crate::ticks::{anchor, next_tick};
 use chrono::{DateTime, Utc};
@@ -124,14 +124,6 @@ pub struct Scheduler {
     /// Jobs assigned again while a launch of theirs was going: adopted once it reports.
     adopt_after_launch: HashSet<JobId>,
     blocked_by_gate: Option<String>,
-}
-
-fn instant_for(at: DateTime<Utc>) -> tokio::time::Instant {
-    let now = tokio::time::Instant::now();
-    match (at - Utc::now()).to_std() {
-        Ok(d) => now + d,
-        Err(_) => now,
-    }
 }
 
 /// How soon a tick whose row could not be written, or a retry that could not be claimed, is
@@ -331,9 +323,16 @@ impl Scheduler {
             return;
         }
         tracing::info!(job_id = %id, version = task.version, "job definition changed");
+        let new_executable =
+            task.spec.job_type.is_blob() && task.spec.sha256 != state.task.spec.sha256;
         state.task = Arc::new(task);
-        if let Some(cursor) = state.cursor {
-            let next = next_tick(&state.task, cursor);
+        let task = state.task.clone();
+        let cursor = state.cursor;
+        if new_executable {
+            self.prefetch(task.clone());
+        }
+        if let Some(cursor) = cursor {
+            let next = next_tick(&task, cursor);
             self.enqueue(id, next);
         }
     }
@@ -405,8 +404,12 @@ impl Scheduler {
         let retry_at = Utc::now() + RETRY_AFTER;
         let rolled_back: HashSet<JobId> = report.rolled_back.iter().map(|(j, _)| *j).collect();
         for (job, prev) in report.rolled_back {
-            if let Some(state) = self.jobs.get_mut(&job) {
-                state.cursor = Some(state.cursor.map_or(prev, |c| c.min(prev)));
+            // A job being adopted anew (it was assigned again during the launch) gets its
+            // cursor from MySQL, which has whatever the launch wrote.
+            if let Some(state) = self.jobs.get_mut(&job)
+                && let Some(cursor) = state.cursor
+            {
+                state.cursor = Some(cursor.min(prev));
                 state.deferred = None;
                 self.enqueue(job, Some(retry_at));
             }
@@ -428,12 +431,15 @@ impl Scheduler {
     }
 
     /// Interrupts rows this worker claimed but never started: neither held by a launch, in
-    /// flight, nor waiting to be recorded.
+    /// flight, nor waiting to be recorded (the sweep takes them under the hold's lock, so a
+    /// launch that finds one afterwards leaves it alone).
     fn interrupt_orphans(&self, rows: Vec<(RunId, JobId, DateTime<Utc>, u16)>) {
-        let orphans: Vec<_> = rows
+        let candidates: HashMap<RunId, (JobId, DateTime<Utc>, u16)> = rows
             .into_iter()
-            .filter(|(id, ..)| !self.deps.inflight.holds(id) && !self.deps.recorder.is_pending(id))
+            .filter(|(id, ..)| !self.deps.recorder.is_pending(id))
+            .map(|(id, job, at, attempt)| (id, (job, at, attempt)))
             .collect();
+        let orphans = self.deps.inflight.sweep(candidates.keys().copied());
         if orphans.is_empty() {
             return;
         }
@@ -441,27 +447,29 @@ impl Scheduler {
             runs = orphans.len(),
             "found runs claimed here but never started; interrupting them"
         );
-        for (run_id, job, scheduled_at, attempt) in orphans {
-            let spec = match self.jobs.get(&job) {
-                Some(state) => RunSpec {
-                    run_id,
-                    task: state.task.clone(),
-                    scheduled_at,
-                    attempt,
-                },
-                None => {
-                    // No longer this worker's job: the reaper's rules apply once it is stale.
-                    tracing::warn!(%run_id, job_id = %job, "an unstarted run of a job this worker no longer owns");
-                    continue;
-                }
-            };
-            self.deps.recorder.record(Record::new(
-                &spec,
-                RunEnd::not_started(
-                    RunStatus::Interrupted,
-                    "interrupted: claimed by this worker but never started",
+        let end = || {
+            RunEnd::not_started(
+                RunStatus::Interrupted,
+                "interrupted: claimed by this worker but never started",
+            )
+        };
+        for run_id in orphans {
+            let (job, scheduled_at, attempt) = candidates[&run_id];
+            let record = match self.jobs.get(&job) {
+                Some(state) => Record::new(
+                    &RunSpec {
+                        run_id,
+                        task: state.task.clone(),
+                        scheduled_at,
+                        attempt,
+                    },
+                    end(),
                 ),
-            ));
+                // No longer this worker's job: its outcome alone (its lease would otherwise be
+                // renewed for as long as this worker lives).
+                None => Record::bare(run_id, job, scheduled_at, attempt, end()),
+            };
+            self.deps.recorder.record(record);
         }
     }
 }
