@@ -97,6 +97,7 @@ pub fn run(n: usize, dir: &Path) -> anyhow::Result<Floor> {
             stdin: devnull.as_fd(),
             stdout: devnull.as_fd(),
             stderr: devnull.as_fd(),
+            sandbox: None,
         };
         match spawn(&request) {
             Ok(child) => children.push(child),

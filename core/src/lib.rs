@@ -10,9 +10,11 @@ pub mod payload;
 pub mod run;
 pub mod schedule;
 pub mod secret;
+pub mod uids;
 
 pub use job::{
     Concurrency, Job, JobId, JobOptions, JobSpec, JobStatus, JobType, Misfire, UserName,
 };
 pub use run::{Run, RunId, RunStatus};
 pub use schedule::{CronField, Schedule, ScheduleError, TimeZone};
+pub use uids::UidRange;

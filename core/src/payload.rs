@@ -27,17 +27,23 @@ pub struct JobTask {
     pub owner: UserName,
     /// Ticks are counted from here: a new job's first tick is its first fire time after this.
     pub created_at: DateTime<Utc>,
+    /// The owner's own uid, which the job's runs get (unless it is privileged or names
+    /// `run_as`). A task without one does not run: its runs would share a uid with others'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_uid: Option<u32>,
     #[serde(flatten)]
     pub spec: JobSpec,
 }
 
-impl From<&Job> for JobTask {
-    fn from(job: &Job) -> Self {
+impl JobTask {
+    /// The task of `job`, whose owner's runs get `run_uid`.
+    pub fn new(job: &Job, run_uid: Option<u32>) -> JobTask {
         JobTask {
             id: job.id,
             version: job.version,
             owner: job.owner.clone(),
             created_at: job.created_at,
+            run_uid,
             spec: job.spec.clone(),
         }
     }

@@ -6,7 +6,7 @@ use crate::plan::{self, Op, Placement};
 use crate::reconcile::{self, ApplyError};
 use anyhow::Context;
 use distcron_core::payload::{self, JobTask, LeaderInfo};
-use distcron_core::{JobId, UserName, layout};
+use distcron_core::{JobId, UidRange, UserName, layout};
 use distcron_store::{Store, hash_token};
 use distcron_zk::zk::{self, Acls, Client, LockOptions, LockPrefix, OwnedLockClient, SessionState};
 use distcron_zk::{ZkSettings, persistent};
@@ -25,6 +25,8 @@ pub struct Leader {
     /// MySQL and ZooKeeper is not changed under it.
     pub(crate) ops: tokio::sync::RwLock<()>,
     pub(crate) placement: Mutex<Placement>,
+    /// The uids new users' runs get.
+    pub(crate) run_uids: UidRange,
 }
 
 impl Leader {
@@ -46,13 +48,14 @@ impl Leader {
     pub async fn resync(&self) -> Result<(), ResyncError> {
         let _exclusive = self.ops.write().await;
         let started = std::time::Instant::now();
+        let uids = self.store.run_uids().await.context("reading run uids")?;
         let desired: BTreeMap<JobId, JobTask> = self
             .store
             .active_jobs()
             .await
             .context("reading active jobs")?
             .iter()
-            .map(|j| (j.id, JobTask::from(j)))
+            .map(|j| (j.id, JobTask::new(j, uids.get(&j.owner).copied())))
             .collect();
         let observed = reconcile::observe(self.client())
             .await
@@ -114,6 +117,7 @@ pub struct Election {
     pub slot: LeaderSlot,
     pub resync_interval: Duration,
     pub run_lease: Duration,
+    pub run_uids: UidRange,
     pub bootstrap_admin_token_file: Option<PathBuf>,
 }
 
@@ -150,6 +154,7 @@ impl Election {
             store: self.store.clone(),
             ops: tokio::sync::RwLock::new(()),
             placement: Mutex::new(Placement::default()),
+            run_uids: self.run_uids,
         });
         tracing::info!(manager = %self.info.manager_id, lock = leader.lock.lock_path(), "became the leader");
         loop {
@@ -259,7 +264,7 @@ impl Election {
         );
         let admin = UserName::parse("admin")?;
         if store
-            .ensure_bootstrap_admin(&admin, &hash_token(token))
+            .ensure_bootstrap_admin(&admin, &hash_token(token), self.run_uids)
             .await?
         {
             tracing::info!(user = "admin", "bootstrap admin token installed");

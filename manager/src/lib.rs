@@ -76,6 +76,7 @@ impl Manager {
             slot: slot.clone(),
             resync_interval: Duration::from_millis(settings.resync_interval_ms),
             run_lease: Duration::from_millis(settings.run_lease_ms),
+            run_uids: settings.run_uids,
             bootstrap_admin_token_file: settings.bootstrap_admin_token_file.clone(),
         };
         let app = http::router(http::AppState::new(

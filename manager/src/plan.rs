@@ -242,6 +242,7 @@ mod tests {
             version,
             owner: UserName::parse("alice").expect("name"),
             created_at: Utc::now(),
+            run_uid: Some(200_000),
             spec: JobSpec {
                 name: None,
                 job_type: JobType::Command,

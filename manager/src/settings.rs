@@ -1,6 +1,7 @@
 //! The manager's settings. Defaults suit the local cluster (`make up`); every field can be
 //! overridden with `DISTCRON_<FIELD>` (nested: `DISTCRON_MYSQL__URL`).
 
+use distcron_core::UidRange;
 use distcron_service::LogFormat;
 use distcron_store::MysqlSettings;
 use distcron_zk::ZkSettings;
@@ -34,6 +35,9 @@ pub struct Settings {
     /// registration is gone is declared interrupted (and retried if its job allows). Keep it
     /// equal to the workers' `run_lease_ms`.
     pub run_lease_ms: u64,
+    /// The uids owners' runs get, one per user, allocated once (`first-last`). Keep it equal
+    /// to the workers' `run_uids`.
+    pub run_uids: UidRange,
     pub log_format: LogFormat,
 }
 
@@ -49,6 +53,7 @@ impl Default for Settings {
             bootstrap_admin_token_file: None,
             resync_interval_ms: 30_000,
             run_lease_ms: 6000,
+            run_uids: UidRange::DEFAULT,
             log_format: LogFormat::Text,
         }
     }

@@ -72,7 +72,8 @@ impl Leader {
             }
             CreateOutcome::Inserted(tx) => tx,
         };
-        let task = JobTask::from(&job);
+        let run_uid = self.store.run_uid_of(&job.owner).await?;
+        let task = JobTask::new(&job, run_uid);
         let worker = self
             .placement
             .lock()
@@ -138,7 +139,7 @@ impl Leader {
         }
         let user = self
             .store
-            .create_user(name, admin, token_sha256, actor)
+            .create_user(name, admin, token_sha256, actor, self.run_uids)
             .await?;
         tracing::info!(user = %name, admin, actor = %actor, "user created");
         Ok(user)

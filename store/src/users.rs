@@ -1,10 +1,12 @@
-//! Users and their API tokens (stored as sha256 only).
+//! Users, their API tokens (stored as sha256 only) and the uid each one's runs get.
 
 use crate::audit::{self, AuditEntry};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
-use distcron_core::UserName;
+use distcron_core::{UidRange, UserName};
 use sha2::{Digest, Sha256};
+use sqlx::{MySql, Transaction};
+use std::collections::HashMap;
 
 /// An authenticated principal.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -48,27 +50,38 @@ impl Store {
         row.map(User::try_from).transpose()
     }
 
-    /// Creates a user; `Conflict` if the name is taken.
+    /// Every user's run uid.
+    pub async fn run_uids(&self) -> Result<HashMap<UserName, u32>> {
+        let rows: Vec<(String, u32)> = sqlx::query_as("SELECT name, run_uid FROM users")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, uid)| Some((UserName::parse(&name).ok()?, uid)))
+            .collect())
+    }
+
+    /// The user's run uid, if the user exists.
+    pub async fn run_uid_of(&self, name: &UserName) -> Result<Option<u32>> {
+        let row: Option<(u32,)> = sqlx::query_as("SELECT run_uid FROM users WHERE name = ?")
+            .bind(name.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|(uid,)| uid))
+    }
+
+    /// Creates a user, with the next run uid of `uids`; `Conflict` if the name is taken.
     pub async fn create_user(
         &self,
         name: &UserName,
         admin: bool,
         token_sha256: &str,
         actor: &UserName,
+        uids: UidRange,
     ) -> Result<User> {
         let now = Utc::now();
         let mut tx = self.pool().begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (name, is_admin, token_sha256, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(name.as_str())
-        .bind(admin)
-        .bind(token_sha256)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-        match inserted.map_err(StoreError::from) {
+        match insert_user(&mut tx, name, admin, token_sha256, now, uids).await {
             Err(StoreError::Conflict(_)) => {
                 return Err(StoreError::Conflict(format!(
                     "user `{name}` already exists"
@@ -102,6 +115,7 @@ impl Store {
         &self,
         name: &UserName,
         token_sha256: &str,
+        uids: UidRange,
     ) -> Result<bool> {
         let now = Utc::now();
         let mut tx = self.pool().begin().await?;
@@ -122,15 +136,7 @@ impl Store {
                 "user.bootstrap_reset"
             }
             None => {
-                sqlx::query(
-                    "INSERT INTO users (name, is_admin, token_sha256, created_at, updated_at) VALUES (?, TRUE, ?, ?, ?)",
-                )
-                .bind(name.as_str())
-                .bind(token_sha256)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                insert_user(&mut tx, name, true, token_sha256, now, uids).await?;
                 "user.bootstrap"
             }
         };
@@ -149,4 +155,53 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Inserts a user with the next free run uid of `uids` (one above the highest given, so uids
+/// are never reused). Two creations at once may pick the same uid: the unique key refuses the
+/// second, which tries again.
+async fn insert_user(
+    tx: &mut Transaction<'static, MySql>,
+    name: &UserName,
+    admin: bool,
+    token_sha256: &str,
+    now: DateTime<Utc>,
+    uids: UidRange,
+) -> Result<u32> {
+    for attempt in 1..=5 {
+        sqlx::query("SAVEPOINT new_user").execute(&mut **tx).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (name, is_admin, run_uid, token_sha256, created_at, updated_at) \
+             SELECT ?, ?, GREATEST(COALESCE(MAX(run_uid) + 1, ?), ?), ?, ?, ? FROM users",
+        )
+        .bind(name.as_str())
+        .bind(admin)
+        .bind(uids.first)
+        .bind(uids.first)
+        .bind(token_sha256)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from);
+        match inserted {
+            Ok(_) => break,
+            Err(StoreError::Conflict(m)) if m.contains("users_run_uid") && attempt < 5 => {
+                sqlx::query("ROLLBACK TO SAVEPOINT new_user")
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let (uid,): (u32,) = sqlx::query_as("SELECT run_uid FROM users WHERE name = ?")
+        .bind(name.as_str())
+        .fetch_one(&mut **tx)
+        .await?;
+    if !uids.contains(uid) {
+        return Err(StoreError::Config(format!(
+            "no run uid left for user `{name}`: the range {uids} is used up (widen the managers' run_uids)"
+        )));
+    }
+    Ok(uid)
 }

@@ -19,8 +19,9 @@ pub struct BlobCache {
 impl BlobCache {
     pub fn new(dir: PathBuf, blobs: BlobStore) -> std::io::Result<BlobCache> {
         std::fs::create_dir_all(&dir)?;
-        // Runs execute these files as an unprivileged user: the directory must be searchable.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+        // Root's alone: a run gets its own executable bound into its private /tmp (or a copy),
+        // never a path into here, so no run can read another owner's files.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
         Ok(BlobCache {
             dir,
             blobs,

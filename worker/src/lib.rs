@@ -54,6 +54,7 @@ pub struct Prepared {
 
 /// Call from `main` before the async runtime starts.
 pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
+    close_inherited_descriptors();
     raise_open_files_limit();
     let cgroups = match settings.cgroups {
         CgroupMode::Off => None,
@@ -87,6 +88,39 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     })
 }
 
+/// The work directory: others may pass through it (to a per-run directory of their own, where
+/// runs have no private /tmp) but not list it; the executable cache inside is root's alone.
+fn prepare_work_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for d in [dir.to_path_buf(), dir.join("runs")] {
+        std::fs::create_dir_all(&d)
+            .and_then(|()| std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o711)))
+            .with_context(|| format!("preparing the work directory {}", d.display()))?;
+    }
+    Ok(())
+}
+
+/// Marks every descriptor the worker inherited (beyond stdio) close-on-exec, so that no run
+/// can get one, whatever started the worker. (Runs also mark every descriptor but stdio
+/// close-on-exec before they exec; this covers the guardian and kernels without close_range.)
+fn close_inherited_descriptors() {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: only the flag changes; an fd that vanished meanwhile just fails.
+        #[allow(unsafe_code)]
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
+}
+
 /// Each run holds two pipes: allow thousands at once.
 fn raise_open_files_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
@@ -115,12 +149,7 @@ impl Worker {
         prepared: Prepared,
     ) -> anyhow::Result<Worker> {
         let local_addr = listener.local_addr()?;
-        std::fs::create_dir_all(&settings.work_dir).with_context(|| {
-            format!(
-                "creating the work directory {}",
-                settings.work_dir.display()
-            )
-        })?;
+        prepare_work_dir(&settings.work_dir)?;
         let store = Store::connect_lazy_read_committed(&settings.mysql)?;
         let blobs = BlobStore::new(&settings.s3).await;
         let cache = Arc::new(
@@ -148,14 +177,19 @@ impl Worker {
                 "not running as root: jobs run as this worker's own user, and privileged jobs fail"
             );
         }
-        let executor = Arc::new(Executor::new(
-            settings.worker_id.clone(),
-            settings.run_user.clone(),
-            prepared.cgroups,
-            settings.max_output_bytes,
-            Duration::from_millis(settings.kill_grace_ms),
-            prepared.guardian.clone(),
-        ));
+        let mode = exec::sandbox::Mode::probe(
+            settings.run_tmp_mb * 1024 * 1024,
+            settings.work_dir.join("runs"),
+        );
+        let executor = Arc::new(Executor::new(exec::ExecutorSettings {
+            worker_id: settings.worker_id.clone(),
+            run_uids: settings.run_uids,
+            mode,
+            cgroups: prepared.cgroups,
+            max_output: settings.max_output_bytes,
+            kill_grace: Duration::from_millis(settings.kill_grace_ms),
+            guardian: prepared.guardian.clone(),
+        }));
         let gate = Arc::new(Gate::new());
         let inflight = Arc::new(InFlight::default());
         let (recorder, records) = Recorder::new();
@@ -208,6 +242,7 @@ impl Worker {
             let registered = registered.clone();
             let worker_id = settings.worker_id.clone();
             let cgroups = executor.uses_cgroups();
+            let private_tmp = executor.private_tmp();
             let start_stats = start_stats.clone();
             axum::Router::new().route(
                 "/healthz",
@@ -220,6 +255,7 @@ impl Worker {
                         "launching": gate.check().err().map(|c| c.0).map_or(serde_json::Value::Bool(true), |reason| serde_json::json!({ "paused": reason })),
                         "running": inflight.len(),
                         "cgroups": cgroups,
+                        "private_tmp": private_tmp,
                         "start_checks": start_stats.json(),
                     });
                     async move { Json(body) }

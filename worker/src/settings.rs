@@ -2,6 +2,7 @@
 //! overridden with `DISTCRON_<FIELD>` (nested: `DISTCRON_ZOOKEEPER__SERVERS`).
 
 use distcron_blob::S3Settings;
+use distcron_core::UidRange;
 use distcron_service::LogFormat;
 use distcron_store::MysqlSettings;
 use distcron_zk::ZkSettings;
@@ -30,12 +31,17 @@ pub struct Settings {
     pub worker_id: String,
     /// Address of the worker's own status endpoint (`/healthz`, `/status`).
     pub listen: String,
-    /// Scratch space: the executable cache.
+    /// Scratch space: the executable cache (closed to runs: mode 0700), and per-run
+    /// directories where runs cannot have a private /tmp.
     pub work_dir: PathBuf,
     /// How many jobs this worker is willing to own.
     pub capacity: u32,
-    /// The local user non-privileged jobs run as (never root).
-    pub run_user: String,
+    /// The uids owners' runs get (`first-last`): a job that is neither privileged nor names
+    /// `run_as` runs as its owner's uid, which its task carries; a uid outside this range is
+    /// refused. Keep it equal to the managers' `run_uids`.
+    pub run_uids: UidRange,
+    /// Size of each run's private /tmp (a tmpfs, counted against the run's memory).
+    pub run_tmp_mb: u64,
     /// Captured stdout and stderr per run, each; the rest is dropped and the run marked
     /// truncated.
     pub max_output_bytes: usize,
@@ -76,7 +82,8 @@ impl Default for Settings {
             listen: "127.0.0.1:30201".into(),
             work_dir: PathBuf::from(".distcron/worker"),
             capacity: 100_000,
-            run_user: "nobody".into(),
+            run_uids: UidRange::DEFAULT,
+            run_tmp_mb: 1024,
             max_output_bytes: 64 * 1024,
             kill_grace_ms: 2000,
             shutdown_grace_ms: 30_000,
@@ -100,10 +107,7 @@ impl Settings {
             self.worker_id
         );
         anyhow::ensure!(self.capacity > 0, "capacity must be positive");
-        anyhow::ensure!(
-            self.run_user != "root",
-            "run_user must not be root: privileged jobs run as root, others never"
-        );
+        anyhow::ensure!(self.run_tmp_mb > 0, "run_tmp_mb must be positive");
         anyhow::ensure!(
             self.run_lease_ms >= 500,
             "run_lease_ms must be at least 500"

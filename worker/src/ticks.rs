@@ -116,6 +116,7 @@ mod tests {
             version: 1,
             owner: UserName::parse("alice").expect("name"),
             created_at: at(10) + chrono::Duration::milliseconds(500),
+            run_uid: Some(200_000),
             spec: JobSpec {
                 name: None,
                 job_type: JobType::Command,

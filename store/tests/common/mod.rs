@@ -31,7 +31,7 @@ impl TestDb {
         store.migrate().await.expect("migrate");
         let admin = UserName::parse("admin").expect("name");
         store
-            .ensure_bootstrap_admin(&admin, &"a".repeat(64))
+            .ensure_bootstrap_admin(&admin, &"a".repeat(64), distcron_core::UidRange::DEFAULT)
             .await
             .expect("admin");
         TestDb {

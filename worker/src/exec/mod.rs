@@ -2,61 +2,34 @@
 //! and cgroup, with a cleared environment), its captured output, its timeout, and ending its
 //! whole process tree.
 
+pub mod account;
 pub mod cgroup;
 mod output;
+pub mod sandbox;
 pub mod spawn;
 
 use crate::guardian::Guardian;
+use account::{Accounts, RunUser};
 use cgroup::{CgroupRoot, RunCgroup};
 use chrono::{DateTime, SecondsFormat, Utc};
 use distcron_core::RunStatus;
+use distcron_core::UidRange;
 use distcron_core::payload::JobTask;
 use distcron_store::{Output, RunEnd};
 use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
-use std::collections::HashMap;
+use sandbox::Mode;
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
 
 /// PATH for every run.
 pub const RUN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// A local account runs execute as.
-#[derive(Clone, Debug)]
-pub struct RunUser {
-    pub name: String,
-    pub uid: u32,
-    pub gid: u32,
-    pub home: PathBuf,
-    /// Where runs start: the home directory if it exists, else /tmp.
-    pub cwd: PathBuf,
-}
-
-impl RunUser {
-    pub fn lookup(name: &str) -> Result<RunUser, String> {
-        let user = nix::unistd::User::from_name(name)
-            .map_err(|e| format!("cannot look up user `{name}`: {e}"))?
-            .ok_or_else(|| format!("no user `{name}` on this worker"))?;
-        let cwd = if user.dir.is_dir() {
-            user.dir.clone()
-        } else {
-            PathBuf::from("/tmp")
-        };
-        Ok(RunUser {
-            name: user.name,
-            uid: user.uid.as_raw(),
-            gid: user.gid.as_raw(),
-            home: user.dir,
-            cwd,
-        })
-    }
-}
 
 /// Why a run was stopped before it ended by itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,11 +79,24 @@ pub enum Program {
     File(PathBuf),
 }
 
+/// How the executor is set up.
+pub struct ExecutorSettings {
+    pub worker_id: String,
+    /// The uids owners' runs may get.
+    pub run_uids: UidRange,
+    /// How runs see the file system (`Mode::probe`).
+    pub mode: Mode,
+    pub cgroups: Option<CgroupRoot>,
+    pub max_output: usize,
+    pub kill_grace: Duration,
+    pub guardian: Option<Guardian>,
+}
+
 /// Everything runs share.
 pub struct Executor {
     pub worker_id: String,
-    default_user: String,
-    users: Mutex<HashMap<String, RunUser>>,
+    accounts: Accounts,
+    mode: Mode,
     can_switch_user: bool,
     cgroups: Option<CgroupRoot>,
     max_output: usize,
@@ -127,6 +113,8 @@ pub struct Started {
     stderr: Option<OwnedFd>,
     pgid: i32,
     cgroup: Option<RunCgroup>,
+    /// A directory of the run's own, removed when it ends.
+    run_dir: Option<PathBuf>,
     started_at: DateTime<Utc>,
 }
 
@@ -178,23 +166,16 @@ impl Process {
 }
 
 impl Executor {
-    pub fn new(
-        worker_id: String,
-        default_user: String,
-        cgroups: Option<CgroupRoot>,
-        max_output: usize,
-        kill_grace: Duration,
-        guardian: Option<Guardian>,
-    ) -> Executor {
+    pub fn new(s: ExecutorSettings) -> Executor {
         Executor {
-            worker_id,
-            default_user,
-            users: Mutex::new(HashMap::new()),
+            worker_id: s.worker_id,
+            accounts: Accounts::new(s.run_uids),
+            mode: s.mode,
             can_switch_user: nix::unistd::geteuid().is_root(),
-            cgroups,
-            max_output,
-            kill_grace,
-            guardian,
+            cgroups: s.cgroups,
+            max_output: s.max_output,
+            kill_grace: s.kill_grace,
+            guardian: s.guardian,
             devnull: std::fs::File::open("/dev/null").expect("/dev/null exists"),
         }
     }
@@ -203,22 +184,15 @@ impl Executor {
         self.cgroups.is_some()
     }
 
-    /// The account `name`, looked up once. A failed lookup is not kept: an account created
-    /// later (or an NSS source that was briefly unavailable) works from the next run on.
-    fn user(&self, name: &str) -> Result<RunUser, String> {
-        let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(user) = users.get(name) {
-            return Ok(user.clone());
-        }
-        let user = RunUser::lookup(name)?;
-        users.insert(name.to_string(), user.clone());
-        Ok(user)
+    /// Whether runs get a private /tmp and /proc.
+    pub fn private_tmp(&self) -> bool {
+        self.mode.is_private()
     }
 
     /// The environment of a run: nothing of the worker's own, a few basics, and the run's
     /// identity, which jobs can use as a fencing token.
-    fn environment(&self, spec: &RunSpec, user: &RunUser) -> Vec<(String, String)> {
-        let (name, home) = (user.name.clone(), user.home.display().to_string());
+    fn environment(&self, spec: &RunSpec, user: &RunUser, home: &Path) -> Vec<(String, String)> {
+        let (name, home) = (user.name.clone(), home.display().to_string());
         let mut env = vec![
             ("PATH".into(), RUN_PATH.into()),
             ("HOME".into(), home),
@@ -254,28 +228,41 @@ impl Executor {
         }
         // A privileged run keeps the worker's identity (root) and gets root's account: its
         // home, its name in the environment.
-        let user = if job.privileged {
-            self.user("root")?
-        } else {
-            self.user(job.run_as.as_deref().unwrap_or(&self.default_user))?
-        };
+        let (user, switch) = self.accounts.of(spec)?;
+        let view = self
+            .mode
+            .prepare_for(program, &user, &spec.run_id.to_string())?;
+        let started = self.start_as(spec, program, &user, switch, &view);
+        if started.is_err()
+            && let Some(dir) = &view.run_dir
+        {
+            sandbox::remove_run_dir(dir);
+        }
+        started
+    }
+
+    fn start_as(
+        &self,
+        spec: &RunSpec,
+        program: &Program,
+        user: &RunUser,
+        switch: bool,
+        view: &sandbox::RunView,
+    ) -> Result<Started, String> {
         let cstring = |s: &str| CString::new(s).map_err(|_| format!("`{s}` contains a NUL byte"));
-        let (file, args) = match program {
-            Program::Shell(line) => (
-                "/bin/sh".to_string(),
-                vec![cstring("/bin/sh")?, cstring("-c")?, cstring(line)?],
-            ),
-            Program::File(path) => {
-                let path = path.display().to_string();
-                (path.clone(), vec![cstring(&path)?])
-            }
+        let file = view.program.display().to_string();
+        let args = match program {
+            Program::Shell(line) => vec![cstring("/bin/sh")?, cstring("-c")?, cstring(line)?],
+            Program::File(_) => vec![cstring(&file)?],
         };
+        let home = view.home.as_deref().unwrap_or(&user.home);
         let env = self
-            .environment(spec, &user)
+            .environment(spec, user, home)
             .into_iter()
             .map(|(k, v)| cstring(&format!("{k}={v}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let cwd = cstring(&user.cwd.display().to_string())?;
+        let cwd = view.home.as_deref().unwrap_or(&user.cwd);
+        let cwd = cstring(&cwd.display().to_string())?;
         let pipe = || {
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("cannot create a pipe: {e}"))
         };
@@ -297,11 +284,12 @@ impl Executor {
             args: &args,
             env: &env,
             cwd: &cwd,
-            user: (!job.privileged && self.can_switch_user).then_some((user.uid, user.gid)),
+            user: (switch && self.can_switch_user).then_some((user.uid, user.gid)),
             cgroup_procs: cgroup.as_ref().map(|cg| cg.procs()),
             stdin: self.devnull.as_fd(),
             stdout: stdout_write.as_fd(),
             stderr: stderr_write.as_fd(),
+            sandbox: view.sandbox(),
         });
         drop((stdout_write, stderr_write));
         let spawned = match spawned {
@@ -332,6 +320,7 @@ impl Executor {
             stderr: Some(stderr_read),
             pgid: spawned.pid,
             cgroup,
+            run_dir: view.run_dir.clone(),
             started_at: Utc::now(),
         })
     }
@@ -397,6 +386,9 @@ impl Executor {
         }
         if let Some(g) = &self.guardian {
             g.ended(started.pgid);
+        }
+        if let Some(dir) = started.run_dir.take() {
+            sandbox::remove_run_dir(&dir);
         }
         let output = Some(Output {
             stdout,

@@ -10,6 +10,12 @@
 //! signal handler before it unblocks signals, so no handler of the worker's runs in it, and it
 //! switches user with raw system calls, since glibc's `setuid` would try to reach the worker's
 //! other threads.
+//!
+//! With a `Sandbox`, the child also enters a mount namespace of its own (like systemd's
+//! `PrivateTmp`): a fresh tmpfs on `/tmp`, which disappears with the run; a `/proc` that shows
+//! only the run user's processes; and the verified executable bound into that `/tmp`, so the
+//! worker's cache itself stays closed to run users. Last, every descriptor beyond stdio is
+//! marked close-on-exec, whatever the worker inherited.
 
 #![allow(unsafe_code)]
 
@@ -17,7 +23,7 @@ use nix::fcntl::OFlag;
 use nix::libc;
 use nix::unistd::pipe2;
 use std::cell::RefCell;
-use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
@@ -38,6 +44,17 @@ pub struct Request<'a> {
     pub stdin: BorrowedFd<'a>,
     pub stdout: BorrowedFd<'a>,
     pub stderr: BorrowedFd<'a>,
+    /// A private `/tmp` and `/proc` (see the module's doc); `None` runs in the host's view.
+    pub sandbox: Option<Sandbox<'a>>,
+}
+
+/// What a run sees of the file system when it has a mount namespace of its own.
+pub struct Sandbox<'a> {
+    /// Options of the private `/tmp` tmpfs, e.g. `mode=1777,size=1073741824`.
+    pub tmp_options: &'a CStr,
+    /// (the file, where in the private `/tmp` to bind it): the executable of a script or
+    /// binary job, which `program` then names.
+    pub executable: Option<(&'a CStr, &'a CStr)>,
 }
 
 /// A started process, in its own process group (its pid is the group's id).
@@ -47,14 +64,23 @@ pub struct Spawned {
     pub pidfd: OwnedFd,
 }
 
+/// open_tree(2) and move_mount(2) flags (Linux 5.2), which the libc crate does not name.
+const OPEN_TREE_CLONE: c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: c_uint = 0x4;
+
 /// Which step of the child's setup failed: reported with the errno.
-const STAGES: [&str; 6] = [
+const STAGES: [&str; 11] = [
     "reset signals",
     "join the cgroup",
     "set up stdio",
     "change directory",
     "switch user",
     "execute",
+    "enter a mount namespace of its own",
+    "mount a private /tmp",
+    "mount a private /proc",
+    "place the executable in its /tmp",
+    "close the worker's descriptors",
 ];
 
 /// Everything the child reads, prepared by the parent. Pointers stay valid: the calling thread
@@ -69,6 +95,11 @@ struct ChildArgs {
     uid: u32,
     gid: u32,
     cgroup_procs: RawFd,
+    /// Whether to set up the sandbox; its strings follow (null when unused).
+    sandbox: bool,
+    tmp_options: *const c_char,
+    exec_source: *const c_char,
+    exec_target: *const c_char,
     stdin: RawFd,
     stdout: RawFd,
     stderr: RawFd,
@@ -126,6 +157,9 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
         if a.cgroup_procs >= 0 && libc::write(a.cgroup_procs, b"0".as_ptr().cast(), 1) != 1 {
             fail(a, 1);
         }
+        if a.sandbox {
+            enter_sandbox(a);
+        }
         if libc::dup2(a.stdin, 0) < 0 || libc::dup2(a.stdout, 1) < 0 || libc::dup2(a.stderr, 2) < 0
         {
             fail(a, 2);
@@ -142,6 +176,17 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
                 fail(a, 4);
             }
         }
+        // Nothing of the worker's beyond stdio survives the exec (the error pipe is already
+        // close-on-exec, and must stay open until then).
+        if libc::syscall(
+            libc::SYS_close_range,
+            3 as c_uint,
+            c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        ) != 0
+        {
+            fail(a, 10);
+        }
         // The worker's signal mask, as it was before the spawn blocked everything.
         libc::syscall(
             libc::SYS_rt_sigprocmask,
@@ -152,6 +197,84 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
         );
         libc::execve(a.program, a.argv, a.envp);
         fail(a, 5)
+    }
+}
+
+/// The child's private mount namespace: mounts made here stay here (the namespace is a slave of
+/// the host's, so host mounts still show), and vanish with the run's last process.
+unsafe fn enter_sandbox(a: &ChildArgs) {
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            fail(a, 6);
+        }
+        if libc::mount(
+            ptr::null(),
+            c"/".as_ptr(),
+            ptr::null(),
+            libc::MS_REC | libc::MS_SLAVE,
+            ptr::null(),
+        ) != 0
+        {
+            fail(a, 6);
+        }
+        // The executable, taken as a detached bind mount before the private /tmp is mounted
+        // (which would hide it if it lay under /tmp), and attached inside that /tmp after.
+        let mut tree = -1;
+        if !a.exec_source.is_null() {
+            tree = libc::syscall(
+                libc::SYS_open_tree,
+                libc::AT_FDCWD,
+                a.exec_source,
+                OPEN_TREE_CLONE | libc::O_CLOEXEC as c_uint,
+            ) as c_int;
+            if tree < 0 {
+                fail(a, 9);
+            }
+        }
+        if libc::mount(
+            c"tmpfs".as_ptr(),
+            c"/tmp".as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            a.tmp_options.cast(),
+        ) != 0
+        {
+            fail(a, 7);
+        }
+        if tree >= 0 {
+            let fd = libc::open(
+                a.exec_target,
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o500,
+            );
+            if fd < 0 {
+                fail(a, 9);
+            }
+            libc::close(fd);
+            if libc::syscall(
+                libc::SYS_move_mount,
+                tree,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                a.exec_target,
+                MOVE_MOUNT_F_EMPTY_PATH,
+            ) != 0
+            {
+                fail(a, 9);
+            }
+            libc::close(tree);
+        }
+        // hidepid=2 ("invisible"): each reader sees only its own processes (root sees all).
+        if libc::mount(
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            c"hidepid=2".as_ptr().cast(),
+        ) != 0
+        {
+            fail(a, 8);
+        }
     }
 }
 
@@ -177,6 +300,21 @@ pub fn spawn(req: &Request<'_>) -> io::Result<Spawned> {
         uid: req.user.map_or(0, |u| u.0),
         gid: req.user.map_or(0, |u| u.1),
         cgroup_procs: req.cgroup_procs.map_or(-1, |fd| fd.as_raw_fd()),
+        sandbox: req.sandbox.is_some(),
+        tmp_options: req
+            .sandbox
+            .as_ref()
+            .map_or(ptr::null(), |s| s.tmp_options.as_ptr()),
+        exec_source: req
+            .sandbox
+            .as_ref()
+            .and_then(|s| s.executable)
+            .map_or(ptr::null(), |(from, _)| from.as_ptr()),
+        exec_target: req
+            .sandbox
+            .as_ref()
+            .and_then(|s| s.executable)
+            .map_or(ptr::null(), |(_, to)| to.as_ptr()),
         stdin: req.stdin.as_raw_fd(),
         stdout: req.stdout.as_raw_fd(),
         stderr: req.stderr.as_raw_fd(),
@@ -252,6 +390,15 @@ mod tests {
     }
 
     fn run(args: &[&str], cwd: &str) -> (io::Result<WaitStatus>, String) {
+        run_with(args, cwd, None, None)
+    }
+
+    fn run_with(
+        args: &[&str],
+        cwd: &str,
+        user: Option<(u32, u32)>,
+        sandbox: Option<Sandbox<'_>>,
+    ) -> (io::Result<WaitStatus>, String) {
         let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
         let devnull = std::fs::File::open("/dev/null").expect("null");
         let args: Vec<CString> = args.iter().map(|a| c(a)).collect();
@@ -262,8 +409,9 @@ mod tests {
             args: &args,
             env: &env,
             cwd: &cwd,
-            user: None,
+            user,
             cgroup_procs: None,
+            sandbox,
             stdin: devnull.as_fd(),
             stdout: out_w.as_fd(),
             stderr: out_w.as_fd(),
@@ -304,5 +452,91 @@ mod tests {
                 .to_string()
                 .contains("cannot change directory")
         );
+    }
+
+    #[test]
+    fn a_sandboxed_process_has_its_own_tmp_and_proc_and_none_of_the_parents_descriptors() {
+        if !nix::unistd::geteuid().is_root() {
+            panic!("this test needs root (mount namespaces, switching user): run it as root");
+        }
+        // A descriptor the parent has without close-on-exec, as a worker may inherit one.
+        let leaked = std::fs::File::open("/dev/null").expect("open");
+        nix::fcntl::fcntl(
+            &leaked,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .expect("clear cloexec");
+        let marker = format!("/tmp/distcron-spawn-test-{}", std::process::id());
+        let script = format!(
+            "ls /proc/self/fd | tr '\\n' ' '; echo; ls -A /tmp | wc -l; echo x > {marker}; \
+             [ -e /proc/1 ] && echo sees-pid-1 || echo pid-1-hidden; cat /proc/self/mountinfo | grep -c ' /tmp '"
+        );
+        let tmp = c("mode=1777,size=1048576");
+        let sandbox = Sandbox {
+            tmp_options: &tmp,
+            executable: None,
+        };
+        let (status, out) = run_with(
+            &["/bin/sh", "-c", &script],
+            "/tmp",
+            Some((65534, 65534)),
+            Some(sandbox),
+        );
+        assert!(
+            matches!(status, Ok(WaitStatus::Exited(_, 0))),
+            "{status:?}: {out}"
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0].trim(),
+            "0 1 2 3",
+            "only stdio (and ls's own directory): {out}"
+        );
+        assert_eq!(lines[1].trim(), "0", "a fresh, empty /tmp: {out}");
+        assert_eq!(
+            lines[2], "pid-1-hidden",
+            "other users' processes are hidden: {out}"
+        );
+        assert!(
+            !std::path::Path::new(&marker).exists(),
+            "the run's /tmp is not the host's"
+        );
+        drop(leaked);
+    }
+
+    #[test]
+    fn a_sandboxed_executable_is_bound_into_the_private_tmp_from_a_closed_directory() {
+        if !nix::unistd::geteuid().is_root() {
+            panic!("this test needs root (mount namespaces, switching user): run it as root");
+        }
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .expect("chmod");
+        let file = dir.path().join("job");
+        std::fs::write(&file, "#!/bin/sh\necho bound $(id -u)\n").expect("write");
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        // Under /tmp (tempdir's default), which the private /tmp hides: still found.
+        let source = c(&file.display().to_string());
+        let target = c("/tmp/.distcron-job");
+        let tmp = c("mode=1777,size=1048576");
+        let sandbox = Sandbox {
+            tmp_options: &tmp,
+            executable: Some((&source, &target)),
+        };
+        let (status, out) = run_with(
+            &["/tmp/.distcron-job"],
+            "/tmp",
+            Some((65534, 65534)),
+            Some(sandbox),
+        );
+        assert!(
+            matches!(status, Ok(WaitStatus::Exited(_, 0))),
+            "{status:?}: {out}"
+        );
+        assert_eq!(out, "bound 65534\n");
     }
 }
