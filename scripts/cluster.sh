@@ -26,6 +26,9 @@ RUN_DIR=$STATE/run
 LOG_DIR=$STATE/logs
 ADMIN_TOKEN_FILE=$STATE/admin.token
 INTERNAL_TOKEN_FILE=$STATE/internal.token
+ZK_SECRET_FILE=$STATE/zookeeper.secret
+# Each process's secrets, in a settings file of its own (mode 600; see write_config).
+CONFIG_DIR=$STATE/config
 HAPROXY_CFG=$DISTCRON_ROOT/haproxy/haproxy.cfg
 
 MANAGERS=(manager-1 manager-2)
@@ -65,16 +68,59 @@ distcron_env() {
     done
     DISTCRON_ENV+=(
         "DISTCRON_ZOOKEEPER__SERVERS=127.0.0.1:$DISTCRON_ZK_PORT"
-        "DISTCRON_MYSQL__URL=mysql://root@$DISTCRON_MYSQL_HOST:$DISTCRON_MYSQL_PORT/$DISTCRON_MYSQL_DATABASE"
         "DISTCRON_LOG_FORMAT=${DISTCRON_LOG_FORMAT:-text}"
         "RUST_LOG=${RUST_LOG:-info}"
     )
     S3_ENV=(
         "DISTCRON_S3__ENDPOINT=http://127.0.0.1:$DISTCRON_S3_PORT"
         "DISTCRON_S3__BUCKET=${DISTCRON_S3__BUCKET:-distcron}"
-        "DISTCRON_S3__ACCESS_KEY_ID=${DISTCRON_S3__ACCESS_KEY_ID:-distcron}"
-        "DISTCRON_S3__SECRET_ACCESS_KEY=${DISTCRON_S3__SECRET_ACCESS_KEY:-distcron-secret}"
     )
+}
+
+# write_config NAME: the settings file holding the secrets of process NAME (the MySQL URL, the
+# ZooKeeper credentials, the S3 keys, the internal token), mode 600 in a directory of mode 700:
+# secrets never go on a command line (which anyone can read in /proc) or into a log.
+write_config() {
+    local name=$1 file="$CONFIG_DIR/$1.toml"
+    mkdir -p "$CONFIG_DIR"
+    chmod 700 "$CONFIG_DIR"
+    (
+        umask 077
+        {
+            echo "# Written by scripts/cluster.sh at every start; secrets of $name."
+            case "$name" in
+            manager-* | api-* | migrate) echo "internal_token = \"$(<"$INTERNAL_TOKEN_FILE")\"" ;;
+            esac
+            echo "[zookeeper]"
+            echo "digest = \"$(<"$ZK_SECRET_FILE")\""
+            echo "[mysql]"
+            echo "url = \"mysql://root@$DISTCRON_MYSQL_HOST:$DISTCRON_MYSQL_PORT/$DISTCRON_MYSQL_DATABASE\""
+            case "$name" in
+            api-* | worker-*)
+                echo "[s3]"
+                echo "access_key_id = \"${DISTCRON_S3__ACCESS_KEY_ID:-distcron}\""
+                echo "secret_access_key = \"${DISTCRON_S3__SECRET_ACCESS_KEY:-distcron-secret}\""
+                ;;
+            esac
+        } >"$file.tmp"
+        mv "$file.tmp" "$file"
+    )
+    echo "DISTCRON_CONFIG=$file"
+}
+
+# ensure_secret FILE PREFIX: PREFIX followed by 32 random hex characters, made once, mode 600
+# (the ZooKeeper digest credentials: `distcron:<password>`).
+ensure_secret() {
+    if [[ -s "$1" ]] && grep -qxE "$2[0-9a-f]{32}" "$1"; then
+        chmod 600 "$1"
+        return 0
+    fi
+    (
+        umask 077
+        printf '%s%s' "$2" "$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" >"$1.tmp"
+        mv "$1.tmp" "$1"
+    )
+    say "Generated $1"
 }
 
 # ensure_token FILE: 32 random bytes as 64 hex characters, made once, mode 600.
@@ -94,6 +140,12 @@ ensure_token() {
 cmd_up() {
     local t0=$SECONDS
     mkdir -p "$STATE" "$RUN_DIR" "$LOG_DIR"
+    # Runs (other users) may pass through .distcron/ (to a run directory of their own, where
+    # a worker cannot give them a private /tmp) but not list it, and reach nothing else: the
+    # logs, pid files, settings and the services' data are root's alone.
+    chmod 711 "$STATE"
+    chmod 700 "$RUN_DIR" "$LOG_DIR"
+    chmod 600 "$LOG_DIR"/*.log 2>/dev/null || true
     trap 'up_failed $?' EXIT
 
     say "Checking what needs installing"
@@ -101,6 +153,13 @@ cmd_up() {
     ensure_weed
     ensure_token "$ADMIN_TOKEN_FILE"
     ensure_token "$INTERNAL_TOKEN_FILE"
+    # ZooKeeper holds nothing MySQL does not (the leader rebuilds tasks and assignments from
+    # it): state from before the cluster had ZooKeeper credentials, open to anyone, is dropped.
+    if [[ ! -s "$ZK_SECRET_FILE" && -d "$STATE/zookeeper/data" ]] && ! running zookeeper; then
+        say "ZooKeeper's data predates its credentials: starting it empty (the leader rebuilds it from MySQL)"
+        rm -rf "$STATE/zookeeper/data"
+    fi
+    ensure_secret "$ZK_SECRET_FILE" "distcron:"
     haproxy_check
 
     # Start the infrastructure first, so it boots while the binaries build.
@@ -121,12 +180,11 @@ cmd_up() {
     wait_mysql mysql "$DISTCRON_MYSQL_HOST" "$DISTCRON_MYSQL_PORT"
 
     distcron_env
-    local internal_token name addr
-    internal_token=$(<"$INTERNAL_TOKEN_FILE")
+    local name addr
 
     say "Applying the database migrations: distcron-manager migrate"
     printf '\n===== %s: distcron-manager migrate\n' "$(date '+%F %T')" >>"$LOG_DIR/migrate.log"
-    if ! env "${DISTCRON_ENV[@]}" "$manager" migrate 2>&1 | tee -a "$LOG_DIR/migrate.log"; then
+    if ! env "${DISTCRON_ENV[@]}" "$(write_config migrate)" "$manager" migrate 2>&1 | tee -a "$LOG_DIR/migrate.log"; then
         die "distcron-manager migrate failed (output above, also in $LOG_DIR/migrate.log)"
     fi
 
@@ -134,9 +192,8 @@ cmd_up() {
         restart_if_outdated "$name" "$manager"
         addr=$(listen_of "$name")
         running "$name" || require_port_free "$name" "$(host_of "$addr")" "$(port_of "$addr")"
-        start_bg "$name" env "${DISTCRON_ENV[@]}" \
+        start_bg "$name" env "${DISTCRON_ENV[@]}" "$(write_config "$name")" \
             "DISTCRON_LISTEN=$addr" "DISTCRON_MANAGER_ID=$name" \
-            "DISTCRON_INTERNAL_TOKEN=$internal_token" \
             "DISTCRON_BOOTSTRAP_ADMIN_TOKEN_FILE=$ADMIN_TOKEN_FILE" \
             "$manager"
     done
@@ -144,8 +201,8 @@ cmd_up() {
         restart_if_outdated "$name" "$api"
         addr=$(listen_of "$name")
         running "$name" || require_port_free "$name" "$(host_of "$addr")" "$(port_of "$addr")"
-        start_bg "$name" env "${DISTCRON_ENV[@]}" "${S3_ENV[@]}" \
-            "DISTCRON_LISTEN=$addr" "DISTCRON_INTERNAL_TOKEN=$internal_token" \
+        start_bg "$name" env "${DISTCRON_ENV[@]}" "${S3_ENV[@]}" "$(write_config "$name")" \
+            "DISTCRON_LISTEN=$addr" \
             "$api"
     done
     for name in "${WORKERS[@]}"; do
@@ -153,7 +210,7 @@ cmd_up() {
         addr=$(listen_of "$name")
         running "$name" || require_port_free "$name" "$(host_of "$addr")" "$(port_of "$addr")"
         mkdir -p "$STATE/workers/$name"
-        start_bg "$name" env "${DISTCRON_ENV[@]}" "${S3_ENV[@]}" \
+        start_bg "$name" env "${DISTCRON_ENV[@]}" "${S3_ENV[@]}" "$(write_config "$name")" \
             "DISTCRON_WORKER_ID=$name" "DISTCRON_LISTEN=$addr" \
             "DISTCRON_WORK_DIR=$STATE/workers/$name" \
             "$worker"

@@ -224,6 +224,9 @@ start_bg() {
         say "$name: removing stale pid file (pid $pid is not ours any more)"
     fi
     rm -f "$(pidfile "$name")"
+    # Logs are root's alone: runs (other users) must not read what the processes print.
+    touch "$(logfile "$name")"
+    chmod 600 "$(logfile "$name")"
     # The command line goes to the log, secrets (…TOKEN=…) blanked out.
     local shown=() arg
     for arg in "$@"; do
@@ -383,6 +386,7 @@ start_zookeeper() {
     already_running "$name" && return 0
     require_port_free "$name" 127.0.0.1 "$port"
     mkdir -p "$dir/data"
+    chmod 700 "$dir"
     # tickTime 500 ms lets clients negotiate sessions from 1 s to 60 s.
     cat >"$dir/zoo.cfg" <<CFG
 # Written by scripts/lib.sh; rewritten at every start.
@@ -430,6 +434,8 @@ start_weed() {
         require_port_free "$name" 127.0.0.1 "$(weed_grpc_port "$p")"
     done
     mkdir -p "$dir"
+    # SeaweedFS's files are the uploaded scripts and binaries: root's alone.
+    chmod 700 "$dir"
     # -master.electionTimeout=1s: a restarted single master elects itself in a second (10 s
     #   by default, during which nothing can be read).
     # -volume.preStopSeconds=0: no 10 s pause before the volume server stops.

@@ -61,6 +61,8 @@ pub struct TestCluster {
     pub database: String,
     pub zk_servers: String,
     pub chroot: String,
+    /// `user:password` of the cluster's ZooKeeper identity.
+    pub zk_digest: String,
     pub s3_endpoint: String,
     pub s3_prefix: String,
     pub admin_token: String,
@@ -101,9 +103,11 @@ impl TestCluster {
         let admin_token = format!("dct_{}", random_hex(32));
         let token_file = dir.join("admin.token");
         std::fs::write(&token_file, &admin_token).expect("admin token file");
+        let zk_digest = format!("distcron:{}", random_hex(16));
         let common_env = vec![
             ("DISTCRON_ZOOKEEPER__SERVERS".into(), zk_servers.clone()),
             ("DISTCRON_ZOOKEEPER__CHROOT".into(), chroot.clone()),
+            ("DISTCRON_ZOOKEEPER__DIGEST".into(), zk_digest.clone()),
             (
                 "DISTCRON_ZOOKEEPER__SESSION_TIMEOUT_MS".into(),
                 options.session_timeout_ms.to_string(),
@@ -130,6 +134,7 @@ impl TestCluster {
             database,
             zk_servers,
             chroot,
+            zk_digest,
             s3_endpoint,
             s3_prefix,
             admin_token,
@@ -495,7 +500,13 @@ impl TestCluster {
 
     /// A ZooKeeper session inside the cluster's chroot.
     pub async fn zk(&self) -> zookeeper_client::Client {
-        crate::zookeeper::connect(&self.zk_servers, &self.chroot, Duration::from_secs(10)).await
+        crate::zookeeper::connect(
+            &self.zk_servers,
+            &self.chroot,
+            Some(&self.zk_digest),
+            Duration::from_secs(10),
+        )
+        .await
     }
 
     /// A pool on the cluster's database.

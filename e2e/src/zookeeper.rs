@@ -6,18 +6,29 @@ use std::path::PathBuf;
 use std::time::Duration;
 use zookeeper_client::{Acls, Client, CreateMode};
 
-/// A session rooted at `chroot` (which must exist).
-pub async fn connect(servers: &str, chroot: &str, session_timeout: Duration) -> Client {
-    let client = Client::connector()
-        .with_session_timeout(session_timeout)
+/// A session rooted at `chroot` (created if missing), authenticated with `digest`
+/// (`user:password`) if given: a cluster's znodes are open to its digest identity alone.
+pub async fn connect(
+    servers: &str,
+    chroot: &str,
+    digest: Option<&str>,
+    session_timeout: Duration,
+) -> Client {
+    let mut connector = Client::connector().with_session_timeout(session_timeout);
+    if let Some(d) = digest {
+        connector = connector.with_auth("digest", d.as_bytes());
+    }
+    let client = connector
         .connect(servers)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to ZooKeeper at {servers}: {e}"));
+    let acls = if digest.is_some() {
+        Acls::creator_all()
+    } else {
+        Acls::anyone_all()
+    };
     client
-        .mkdir(
-            chroot,
-            &CreateMode::Persistent.with_acls(Acls::anyone_all()),
-        )
+        .mkdir(chroot, &CreateMode::Persistent.with_acls(acls))
         .await
         .expect("create chroot");
     client

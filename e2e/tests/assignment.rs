@@ -16,6 +16,7 @@ async fn register(cluster: &TestCluster, id: &str) -> Client {
     let zk = distcron_e2e::zookeeper::connect(
         &cluster.zk_servers,
         &cluster.chroot,
+        Some(&cluster.zk_digest),
         Duration::from_millis(2000),
     )
     .await;
@@ -30,7 +31,7 @@ async fn register(cluster: &TestCluster, id: &str) -> Client {
     zk.create(
         &layout::worker(id),
         &payload::encode(&reg),
-        &zookeeper_client::CreateMode::Ephemeral.with_acls(zookeeper_client::Acls::anyone_all()),
+        &zookeeper_client::CreateMode::Ephemeral.with_acls(zookeeper_client::Acls::creator_all()),
     )
     .await
     .expect("register");
@@ -181,7 +182,7 @@ async fn a_new_leader_resyncs_zookeeper_from_mysql() {
     zk.create(
         "/jobs/0191e7a0-0000-7000-8000-000000000001",
         b"{}",
-        &zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all()),
+        &zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::creator_all()),
     )
     .await
     .expect("plant");

@@ -8,7 +8,7 @@ use anyhow::Context;
 use distcron_core::payload::{self, JobTask, LeaderInfo};
 use distcron_core::{JobId, UidRange, UserName, layout};
 use distcron_store::{Store, hash_token};
-use distcron_zk::zk::{self, Acls, Client, LockOptions, LockPrefix, OwnedLockClient, SessionState};
+use distcron_zk::zk::{self, Client, LockOptions, LockPrefix, OwnedLockClient, SessionState};
 use distcron_zk::{ZkSettings, persistent};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -143,7 +143,7 @@ impl Election {
         let mut states = client.state_watcher();
         let data = payload::encode(&self.info);
         let prefix = LockPrefix::new_curator(layout::ELECTION, layout::ELECTION_NAME)?;
-        let options = LockOptions::new(Acls::anyone_all()).with_ancestor_options(persistent())?;
+        let options = LockOptions::new(distcron_zk::acls()).with_ancestor_options(persistent())?;
         tracing::info!(manager = %self.info.manager_id, "contending for leadership");
         let lock = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),

@@ -1,6 +1,12 @@
 //! ZooKeeper plumbing shared by the processes: connecting into the cluster's chroot, creating
 //! the layout, finding the leader, and a self-healing session handle for processes that only
 //! read (the API servers).
+//!
+//! Every session authenticates with the cluster's digest credentials (`zookeeper.digest`,
+//! `user:password`, known only to distcron's processes), and every znode distcron creates, the
+//! chroot included, is open to that identity alone (`creator_all`): nobody else can read a task,
+//! create an assignment or delete a registration. A process refuses to start on a chroot open to
+//! `world:anyone`, unless `allow_open_acl` says to (and then creates znodes open to anyone).
 
 mod session;
 
@@ -9,10 +15,12 @@ pub use zookeeper_client as zk;
 
 use distcron_core::layout;
 use distcron_core::payload::{self, LeaderInfo, PayloadError};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use zookeeper_client::{Acls, Client, CreateMode, CreateOptions};
+use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Permission};
 
 /// How to reach ZooKeeper.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -27,6 +35,13 @@ pub struct ZkSettings {
     pub session_timeout_ms: u64,
     /// How long to try to establish a session before reporting ZooKeeper unavailable.
     pub connect_timeout_ms: u64,
+    /// `user:password` of the digest identity every distcron process authenticates as; the
+    /// znodes distcron creates are open to it alone. Secret.
+    #[serde(serialize_with = "distcron_core::secret::expose_opt")]
+    pub digest: Option<SecretString>,
+    /// Run without credentials on znodes anyone may read and change (and accept a chroot
+    /// open to `world:anyone`). For a throwaway setup only.
+    pub allow_open_acl: bool,
 }
 
 impl Default for ZkSettings {
@@ -36,6 +51,8 @@ impl Default for ZkSettings {
             chroot: "/distcron".into(),
             session_timeout_ms: 6000,
             connect_timeout_ms: 5000,
+            digest: None,
+            allow_open_acl: false,
         }
     }
 }
@@ -77,14 +94,34 @@ impl ZkError {
 
 pub type Result<T, E = ZkError> = std::result::Result<T, E>;
 
+/// Whether this process's sessions are authenticated (set by `connect` from the settings,
+/// which are the same for every session of a process).
+static AUTHENTICATED: AtomicBool = AtomicBool::new(true);
+
+/// The ACL of the znodes distcron creates: its own identity's alone, or, with
+/// `allow_open_acl` and no credentials, anyone's.
+pub fn acls() -> Acls<'static> {
+    if AUTHENTICATED.load(Ordering::Relaxed) {
+        Acls::creator_all()
+    } else {
+        Acls::anyone_all()
+    }
+}
+
 /// Options for the persistent znodes distcron creates.
 pub fn persistent() -> CreateOptions<'static> {
-    CreateMode::Persistent.with_acls(Acls::anyone_all())
+    CreateMode::Persistent.with_acls(acls())
 }
 
 /// Options for ephemeral znodes (registrations).
 pub fn ephemeral() -> CreateOptions<'static> {
-    CreateMode::Ephemeral.with_acls(Acls::anyone_all())
+    CreateMode::Ephemeral.with_acls(acls())
+}
+
+/// Whether an ACL lets anyone at all do something.
+fn open_to_anyone(acl: &[zookeeper_client::Acl]) -> bool {
+    acl.iter()
+        .any(|a| a.scheme() == "world" && a.id() == "anyone" && a.permission() != Permission::NONE)
 }
 
 /// Opens a session rooted at the cluster's chroot, creating the chroot and the layout's
@@ -97,13 +134,38 @@ pub async fn connect(settings: &ZkSettings) -> Result<Client> {
             settings.chroot
         )));
     }
-    let client = Client::connector()
+    let mut connector = Client::connector()
         .with_session_timeout(Duration::from_millis(settings.session_timeout_ms))
-        .with_connection_timeout(Duration::from_millis(settings.connect_timeout_ms))
-        .connect(&settings.servers)
-        .await?;
+        .with_connection_timeout(Duration::from_millis(settings.connect_timeout_ms));
+    match (&settings.digest, settings.allow_open_acl) {
+        (Some(digest), _) => {
+            connector = connector.with_auth("digest", digest.expose_secret().as_bytes());
+            AUTHENTICATED.store(true, Ordering::Relaxed);
+        }
+        (None, true) => AUTHENTICATED.store(false, Ordering::Relaxed),
+        (None, false) => {
+            return Err(ZkError::Config(
+                "no ZooKeeper credentials: set zookeeper.digest (DISTCRON_ZOOKEEPER__DIGEST, \
+                 user:password), or zookeeper.allow_open_acl = true to keep znodes anyone may change"
+                    .into(),
+            ));
+        }
+    }
+    let client = connector.connect(&settings.servers).await?;
     if settings.chroot != "/" {
         client.mkdir(&settings.chroot, &persistent()).await?;
+        let (acl, _) = client.get_acl(&settings.chroot).await?;
+        if open_to_anyone(&acl) && !settings.allow_open_acl {
+            return Err(ZkError::Config(format!(
+                "the chroot {} is open to world:anyone: any process that reaches ZooKeeper could \
+                 change the cluster's tasks. Give it (and what is under it) distcron's digest ACL, \
+                 or set zookeeper.allow_open_acl = true to run anyway",
+                settings.chroot
+            )));
+        }
+        if open_to_anyone(&acl) {
+            tracing::warn!(chroot = %settings.chroot, "the chroot is open to world:anyone (allow_open_acl)");
+        }
     }
     let client = client
         .chroot(settings.chroot.clone())
