@@ -31,10 +31,11 @@ bench="$(bin_dir)/distcron-bench"
 
 say "Running the benchmark: $bench $*"
 status=0
+# MySQL's administrator URL holds its password: through the environment, not the command line.
+DISTCRON_BENCH_MYSQL="$(mysql_admin_url "$DISTCRON_MYSQL_PORT" "$DISTCRON_STATE_DIR/mariadb" "$DISTCRON_MYSQL_DATABASE")" \
 "$bench" \
     --url "http://$DISTCRON_HAPROXY_BIND" \
     --token-file "$DISTCRON_STATE_DIR/admin.token" \
-    --mysql "mysql://root@$DISTCRON_MYSQL_HOST:$DISTCRON_MYSQL_PORT/$DISTCRON_MYSQL_DATABASE" \
     --results-dir "$DISTCRON_ROOT/bench/results" \
     --readme "$DISTCRON_ROOT/bench/README.md" \
     --cluster-profile release \

@@ -2,9 +2,9 @@
 # scripts/cluster.sh — the local distcron cluster on this machine (behind make up/down/clean/
 # status/logs).
 #
-#   up      install what is missing (ZooKeeper, HAProxy, SeaweedFS; MariaDB if no MySQL
-#           answers), build the binaries, start ZooKeeper, SeaweedFS S3, MariaDB (if needed),
-#           2 API servers, 2 managers, 3 workers and HAProxy, and wait until all answer.
+#   up      install what is missing (ZooKeeper, HAProxy, SeaweedFS, MariaDB), build the
+#           binaries, start ZooKeeper, SeaweedFS S3, a MariaDB of the cluster's own, 2 API
+#           servers, 2 managers, 3 workers and HAProxy, and wait until all answer.
 #           Running it again leaves a running cluster alone and starts what is missing
 #           (and restarts a distcron process whose binary was rebuilt or is another one, as
 #           after a change of PROFILE, and HAProxy if its config changed).
@@ -27,6 +27,7 @@ LOG_DIR=$STATE/logs
 ADMIN_TOKEN_FILE=$STATE/admin.token
 INTERNAL_TOKEN_FILE=$STATE/internal.token
 ZK_SECRET_FILE=$STATE/zookeeper.secret
+MYSQL_DIR=$STATE/mariadb
 # Each process's secrets, in a settings file of its own (mode 600; see write_config).
 CONFIG_DIR=$STATE/config
 HAPROXY_CFG=$DISTCRON_ROOT/haproxy/haproxy.cfg
@@ -50,7 +51,7 @@ listen_of() {
     haproxy) echo "$DISTCRON_HAPROXY_BIND" ;;
     zookeeper) echo "127.0.0.1:$DISTCRON_ZK_PORT" ;;
     s3) echo "127.0.0.1:$DISTCRON_S3_PORT" ;;
-    mysql) echo "$DISTCRON_MYSQL_HOST:$DISTCRON_MYSQL_PORT" ;;
+    mysql) echo "127.0.0.1:$DISTCRON_MYSQL_PORT" ;;
     esac
 }
 
@@ -77,6 +78,32 @@ distcron_env() {
     )
 }
 
+# mysql_url_of NAME: the MySQL account process NAME logs in with: its role's own (see
+# grant_accounts), or the administrator's for the migrations.
+mysql_url_of() {
+    local role
+    case "$1" in
+    migrate) mysql_admin_url "$DISTCRON_MYSQL_PORT" "$MYSQL_DIR" "$DISTCRON_MYSQL_DATABASE"; return ;;
+    manager-*) role=manager ;;
+    api-*) role=api ;;
+    worker-*) role=worker ;;
+    esac
+    echo "mysql://distcron_$role:$(<"$MYSQL_DIR/$role.password")@127.0.0.1:$DISTCRON_MYSQL_PORT/$DISTCRON_MYSQL_DATABASE"
+}
+
+# grant_accounts MANAGER_BINARY: the accounts of the three roles, each with its own generated
+# password and only its grants (distcron-manager grant), made again at every start.
+grant_accounts() {
+    local role
+    for role in api manager worker; do
+        ensure_password "$MYSQL_DIR/$role.password"
+        env "${DISTCRON_ENV[@]}" "$(write_config migrate)" "$1" grant --role "$role" \
+            --user "distcron_$role" --host 127.0.0.1 --password-file "$MYSQL_DIR/$role.password" \
+            >>"$LOG_DIR/migrate.log" 2>&1 ||
+            die "could not set up MySQL's $role account (see $LOG_DIR/migrate.log)"
+    done
+}
+
 # write_config NAME: the settings file holding the secrets of process NAME (the MySQL URL, the
 # ZooKeeper credentials, the S3 keys, the internal token), mode 600 in a directory of mode 700:
 # secrets never go on a command line (which anyone can read in /proc) or into a log.
@@ -94,7 +121,7 @@ write_config() {
             echo "[zookeeper]"
             echo "digest = \"$(<"$ZK_SECRET_FILE")\""
             echo "[mysql]"
-            echo "url = \"mysql://root@$DISTCRON_MYSQL_HOST:$DISTCRON_MYSQL_PORT/$DISTCRON_MYSQL_DATABASE\""
+            echo "url = \"$(mysql_url_of "$name")\""
             case "$name" in
             api-* | worker-*)
                 echo "[s3]"
@@ -166,7 +193,7 @@ cmd_up() {
     start_zookeeper zookeeper "$DISTCRON_ZK_PORT" "$STATE/zookeeper"
     start_weed s3 "$STATE/seaweedfs" "$DISTCRON_S3_PORT" "$DISTCRON_WEED_MASTER_PORT" \
         "$DISTCRON_WEED_VOLUME_PORT" "$DISTCRON_WEED_FILER_PORT"
-    start_mysql_if_needed mysql "$DISTCRON_MYSQL_HOST" "$DISTCRON_MYSQL_PORT"
+    start_mariadb mysql "$DISTCRON_MYSQL_PORT" "$MYSQL_DIR"
 
     build_binaries
     local api manager worker
@@ -177,7 +204,7 @@ cmd_up() {
     wait_for zookeeper "imok from 127.0.0.1:$DISTCRON_ZK_PORT" 60 zk_ok 127.0.0.1 "$DISTCRON_ZK_PORT"
     wait_for s3 "S3 at 127.0.0.1:$DISTCRON_S3_PORT" 90 weed_ok "$DISTCRON_S3_PORT" \
         "$DISTCRON_WEED_MASTER_PORT" "$DISTCRON_WEED_VOLUME_PORT"
-    wait_mysql mysql "$DISTCRON_MYSQL_HOST" "$DISTCRON_MYSQL_PORT"
+    wait_mysql mysql "$DISTCRON_MYSQL_PORT" "$MYSQL_DIR"
 
     distcron_env
     local name addr
@@ -187,6 +214,7 @@ cmd_up() {
     if ! env "${DISTCRON_ENV[@]}" "$(write_config migrate)" "$manager" migrate 2>&1 | tee -a "$LOG_DIR/migrate.log"; then
         die "distcron-manager migrate failed (output above, also in $LOG_DIR/migrate.log)"
     fi
+    grant_accounts "$manager"
 
     for name in "${MANAGERS[@]}"; do
         restart_if_outdated "$name" "$manager"
@@ -373,9 +401,8 @@ cmd_status() {
         zookeeper) zk_ok 127.0.0.1 "$DISTCRON_ZK_PORT" && check=imok || check=- ;;
         s3) check=$(http_code "http://$addr/") ;;
         mysql)
-            if mysql_ok "$DISTCRON_MYSQL_HOST" "$DISTCRON_MYSQL_PORT"; then
+            if mysql_ok 127.0.0.1 "$DISTCRON_MYSQL_PORT"; then
                 check=answers
-                [[ "$state" == stopped ]] && state=external
             else
                 check=-
             fi

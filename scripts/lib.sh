@@ -470,80 +470,68 @@ weed_cleanup_sockets() {
     done
 }
 
-is_local_host() {
-    [[ "$1" == 127.* || "$1" == localhost || "$1" == ::1 ]]
-}
-
-# start_mysql_if_needed NAME HOST PORT: if no MySQL answers at HOST:PORT, installs MariaDB if
-# it is missing and starts it as NAME (so that stopping NAME stops it). A MySQL that answers
-# and is not ours is used as it is and never stopped.
-start_mysql_if_needed() {
-    local name=$1 host=$2 port=$3
+# start_mariadb NAME PORT DIR: a MariaDB server of distcron's own on 127.0.0.1:PORT, data in
+# DIR/data (mode 700), installing Debian's mariadb-server if it is missing. It has no account
+# without a password: root's is generated once into DIR/root.password (mode 600) and set by an
+# init file at every start, which also removes anonymous accounts and the test database.
+# distcron's processes log in with accounts of their own (mysql_grant), never as root.
+start_mariadb() {
+    local name=$1 port=$2 dir=$3 mariadbd
     already_running "$name" && return 0
-    if mysql_ok "$host" "$port"; then
-        say "MySQL answers at $host:$port (not started by these scripts: used, never stopped)"
-        return 0
-    fi
-    is_local_host "$host" ||
-        die "no MySQL answers at $host:$port, and that is not this machine: start it, or set DISTCRON_MYSQL_HOST/DISTCRON_MYSQL_PORT"
-    local mariadbd
+    require_port_free "$name" 127.0.0.1 "$port"
     mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-    if [[ ! -x "$mariadbd" ]] || ! command -v mariadb >/dev/null; then
-        say "No MySQL answers at $host:$port: installing MariaDB"
+    if [[ ! -x "$mariadbd" ]] || ! command -v mariadb >/dev/null || ! command -v mariadb-install-db >/dev/null; then
+        say "Installing MariaDB (Debian's mariadb-server)"
         ensure_debs mariadb-server mariadb-client
         mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-        # The package may have started its own service; if it answers now, use it.
-        if mysql_ok "$host" "$port"; then
-            say "MySQL answers at $host:$port now (started by the package's service: used, never stopped)"
-            return 0
-        fi
     fi
-    local datadir=$DISTCRON_MYSQL_DATADIR
-    local args=(--user=mysql --bind-address="$host" --port="$port")
-    [[ "$host" == localhost ]] && args[1]=--bind-address=127.0.0.1
-    if [[ "$datadir" != /var/lib/mysql ]]; then
-        args+=(--datadir="$datadir" --socket="$(mysql_socket)" --pid-file="$datadir/mariadbd.pid")
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    ensure_password "$dir/root.password"
+    if [[ ! -d "$dir/data/mysql" ]]; then
+        say "Initialising MariaDB's data directory $dir/data"
+        rm -rf "$dir/data"
+        mariadb-install-db --no-defaults --user=root --datadir="$dir/data" \
+            --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 ||
+            die "mariadb-install-db failed (see $dir/install.log)"
     fi
-    as_root mkdir -p /run/mysqld "$datadir"
-    as_root chown mysql:mysql /run/mysqld "$datadir"
-    if [[ ! -d "$datadir/mysql" ]]; then
-        say "Initialising the MariaDB data directory $datadir"
-        as_root mariadb-install-db --user=mysql --datadir="$datadir" >/dev/null ||
-            die "mariadb-install-db --datadir=$datadir failed"
-    fi
-    say "No MySQL answers at $host:$port: starting MariaDB (data in $datadir)"
-    start_bg "$name" "$mariadbd" "${args[@]}"
-}
-
-# The unix socket of a MariaDB we start.
-mysql_socket() {
-    if [[ "$DISTCRON_MYSQL_DATADIR" == /var/lib/mysql ]]; then
-        echo /run/mysqld/mysqld.sock
-    else
-        echo "$DISTCRON_MYSQL_DATADIR/mysqld.sock"
-    fi
-}
-
-# mysql_allow_root_tcp HOST PORT: on a MariaDB we started, lets root log in over TCP with an
-# empty password, as the scripts and tests expect (Debian's root logs in by unix socket only).
-mysql_allow_root_tcp() {
-    local host=$1 port=$2
-    mariadb --protocol=tcp -h "$host" -P "$port" -u root -e 'SELECT 1' >/dev/null 2>&1 && return 0
-    say "Letting MariaDB's root log in over TCP with an empty password"
-    as_root mariadb --protocol=socket --socket="$(mysql_socket)" -u root <<'SQL' || die "could not open MariaDB's root account to TCP logins"
-ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('');
-CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
+    (
+        umask 077
+        cat >"$dir/init.sql" <<SQL
+-- Written by scripts/lib.sh at every start of $name: no account without a password.
+DELETE FROM mysql.global_priv WHERE User = '';
+DELETE FROM mysql.global_priv WHERE User = 'root' AND Host NOT IN ('localhost', '127.0.0.1');
+ALTER USER IF EXISTS 'root'@'localhost' IDENTIFIED BY '$(<"$dir/root.password")';
+CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '$(<"$dir/root.password")';
+ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '$(<"$dir/root.password")';
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
 FLUSH PRIVILEGES;
 SQL
+    )
+    start_bg "$name" "$mariadbd" --no-defaults --user=root --datadir="$dir/data" \
+        --bind-address=127.0.0.1 --port="$port" --socket="$dir/mariadbd.sock" \
+        --pid-file="$dir/mariadbd.pid" --init-file="$dir/init.sql" --skip-log-bin --skip-name-resolve \
+        --innodb-buffer-pool-size=256M --max-connections=1000
 }
 
-# wait_mysql NAME HOST PORT
+# ensure_password FILE: 24 random hex characters, made once, mode 600.
+ensure_password() {
+    [[ -s "$1" ]] && grep -qxE '[0-9a-f]{48}' "$1" && return 0
+    (
+        umask 077
+        od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$1.tmp"
+        mv "$1.tmp" "$1"
+    )
+}
+
+# mysql_admin_url PORT DIR [DATABASE]: root's URL on the MariaDB of start_mariadb (a secret).
+mysql_admin_url() {
+    echo "mysql://root:$(<"$2/root.password")@127.0.0.1:$1${3:+/$3}"
+}
+
+# wait_mysql NAME PORT DIR
 wait_mysql() {
-    wait_for "$1" "MySQL at $2:$3" 60 mysql_ok "$2" "$3"
-    if running "$1"; then
-        mysql_allow_root_tcp "$2" "$3"
-    fi
+    wait_for "$1" "MySQL at 127.0.0.1:$2" 60 mysql_ok 127.0.0.1 "$2" "$3"
 }
 
 # ---------------------------------------------------------------------------------------------

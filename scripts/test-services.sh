@@ -2,13 +2,12 @@
 # scripts/test-services.sh — the services the tests need, on ports and state of their own
 # (.distcron/test/), so that `make test` can run beside a `make up` cluster.
 #
-#   start   install what is missing (ZooKeeper, HAProxy, SeaweedFS; MariaDB if no MySQL
-#           answers), start ZooKeeper and SeaweedFS (from empty state unless already running)
-#           and MariaDB if no MySQL answers; does not wait
+#   start   install what is missing (ZooKeeper, HAProxy, SeaweedFS, MariaDB), start ZooKeeper,
+#           SeaweedFS and a MariaDB of the tests' own (each from empty state unless already
+#           running; MariaDB's root has a generated password); does not wait
 #   wait    wait until they answer
 #   up      start, then wait
-#   down [NAME...]  stop what start started (zookeeper, s3, mysql; default: all). A MySQL
-#           these scripts did not start is never stopped.
+#   down [NAME...]  stop what start started (zookeeper, s3, mysql; default: all).
 #   running print the names of the services that run (started by these scripts)
 #   env     print the DISTCRON_TEST_* variables the tests read, as export lines:
 #           eval "$(scripts/test-services.sh env)"
@@ -24,7 +23,8 @@ RUN_DIR=$STATE/run
 LOG_DIR=$STATE/logs
 PORTS_FILE=$STATE/ports
 PORT_VARS=(DISTCRON_TEST_ZK_PORT DISTCRON_TEST_S3_PORT DISTCRON_TEST_WEED_MASTER_PORT
-    DISTCRON_TEST_WEED_VOLUME_PORT DISTCRON_TEST_WEED_FILER_PORT)
+    DISTCRON_TEST_WEED_VOLUME_PORT DISTCRON_TEST_WEED_FILER_PORT DISTCRON_TEST_MYSQL_PORT)
+MYSQL_DIR=$STATE/mariadb
 
 # load_ports: the ports `start` chose (the configured ones, unless it had to pick others).
 load_ports() {
@@ -73,7 +73,8 @@ cmd_start() {
     # Each run starts from empty ZooKeeper and S3 state (unless they are still running).
     running zookeeper || rm -rf "$STATE/zookeeper"
     running s3 || rm -rf "$STATE/seaweedfs"
-    if running zookeeper || running s3; then
+    running mysql || rm -rf "$MYSQL_DIR/data"
+    if running zookeeper || running s3 || running mysql; then
         load_ports
     else
         choose_ports
@@ -81,7 +82,7 @@ cmd_start() {
     start_zookeeper zookeeper "$DISTCRON_TEST_ZK_PORT" "$STATE/zookeeper"
     start_weed s3 "$STATE/seaweedfs" "$DISTCRON_TEST_S3_PORT" "$DISTCRON_TEST_WEED_MASTER_PORT" \
         "$DISTCRON_TEST_WEED_VOLUME_PORT" "$DISTCRON_TEST_WEED_FILER_PORT"
-    start_mysql_if_needed mysql "$DISTCRON_MYSQL_HOST" "$DISTCRON_MYSQL_PORT"
+    start_mariadb mysql "$DISTCRON_TEST_MYSQL_PORT" "$MYSQL_DIR"
 }
 
 cmd_wait() {
@@ -89,7 +90,7 @@ cmd_wait() {
     wait_for zookeeper "imok from 127.0.0.1:$DISTCRON_TEST_ZK_PORT" 60 zk_ok 127.0.0.1 "$DISTCRON_TEST_ZK_PORT"
     wait_for s3 "S3 at 127.0.0.1:$DISTCRON_TEST_S3_PORT" 90 weed_ok "$DISTCRON_TEST_S3_PORT" \
         "$DISTCRON_TEST_WEED_MASTER_PORT" "$DISTCRON_TEST_WEED_VOLUME_PORT"
-    wait_mysql mysql "$DISTCRON_MYSQL_HOST" "$DISTCRON_MYSQL_PORT"
+    wait_mysql mysql "$DISTCRON_TEST_MYSQL_PORT" "$MYSQL_DIR"
 }
 
 SERVICES=(s3 zookeeper mysql)
@@ -111,8 +112,11 @@ cmd_down() {
     if (($# == 0)); then
         sweep_strays
     fi
-    weed_cleanup_sockets "$DISTCRON_TEST_S3_PORT" "$DISTCRON_TEST_WEED_MASTER_PORT" \
-        "$DISTCRON_TEST_WEED_VOLUME_PORT" "$DISTCRON_TEST_WEED_FILER_PORT"
+    # SeaweedFS's unix sockets in /tmp, once it is stopped (never while it runs: it needs them).
+    if [[ " ${names[*]} " == *" s3 "* ]] && ! running s3; then
+        weed_cleanup_sockets "$DISTCRON_TEST_S3_PORT" "$DISTCRON_TEST_WEED_MASTER_PORT" \
+            "$DISTCRON_TEST_WEED_VOLUME_PORT" "$DISTCRON_TEST_WEED_FILER_PORT"
+    fi
     if ((${#STOPPED[@]})); then
         say "Stopped the test services: ${STOPPED[*]}"
     else
@@ -137,7 +141,7 @@ cmd_env() {
         DISTCRON_TEST_ZK_HOME "$DISTCRON_ZK_HOME" \
         DISTCRON_TEST_S3 "http://127.0.0.1:$DISTCRON_TEST_S3_PORT" \
         DISTCRON_TEST_WEED "$DISTCRON_VENV/bin/weed" \
-        DISTCRON_TEST_MYSQL "mysql://root@$DISTCRON_MYSQL_HOST:$DISTCRON_MYSQL_PORT" \
+        DISTCRON_TEST_MYSQL "$(mysql_admin_url "$DISTCRON_TEST_MYSQL_PORT" "$MYSQL_DIR")" \
         DISTCRON_TEST_HAPROXY "$haproxy" \
         DISTCRON_TEST_HAPROXY_CFG "$DISTCRON_ROOT/haproxy/haproxy.cfg" \
         DISTCRON_TEST_BIN_DIR "$(bin_dir)" \

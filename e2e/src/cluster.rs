@@ -69,8 +69,24 @@ pub struct TestCluster {
     pub dir: PathBuf,
     procs: BTreeMap<String, Proc>,
     ports: BTreeMap<String, u16>,
+    /// Each role's MySQL URL (its own account).
+    mysql_urls: BTreeMap<&'static str, String>,
     common_env: Vec<(String, String)>,
     s3_env: Vec<(String, String)>,
+}
+
+/// A file only root may read.
+fn write_secret(path: &std::path::Path, content: &str) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(content.as_bytes()))
+        .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -102,7 +118,7 @@ impl TestCluster {
         let s3_prefix = format!("{name}/");
         let admin_token = format!("dct_{}", random_hex(32));
         let token_file = dir.join("admin.token");
-        std::fs::write(&token_file, &admin_token).expect("admin token file");
+        write_secret(&token_file, &admin_token);
         let zk_digest = format!("distcron:{}", random_hex(16));
         let common_env = vec![
             ("DISTCRON_ZOOKEEPER__SERVERS".into(), zk_servers.clone()),
@@ -111,10 +127,6 @@ impl TestCluster {
             (
                 "DISTCRON_ZOOKEEPER__SESSION_TIMEOUT_MS".into(),
                 options.session_timeout_ms.to_string(),
-            ),
-            (
-                "DISTCRON_MYSQL__URL".into(),
-                format!("{mysql_server}/{database}"),
             ),
             (
                 "RUST_LOG".into(),
@@ -141,28 +153,47 @@ impl TestCluster {
             dir,
             procs: BTreeMap::new(),
             ports: BTreeMap::new(),
+            mysql_urls: BTreeMap::new(),
             common_env,
             s3_env: s3_env.clone(),
         };
 
-        // The database, as an operator would prepare it.
-        let mut migrate = cluster.spawn_bin(
-            "migrate",
-            "distcron-manager",
-            vec!["migrate".into()],
-            vec![],
-        );
-        let status = tokio::task::spawn_blocking(move || {
-            let status = migrate.wait_exit(Duration::from_secs(60));
-            (status, migrate.log_tail(20))
-        })
-        .await
-        .expect("join");
-        assert!(
-            matches!(status.0, Some(s) if s.success()),
-            "distcron-manager migrate failed:\n{}",
-            status.1
-        );
+        // The database and the roles' accounts, as an operator would prepare them: with the
+        // administrator's account, which no distcron process gets.
+        let admin_url = vec![(
+            "DISTCRON_MYSQL__URL".to_string(),
+            format!("{}/{}", cluster.mysql_server, cluster.database),
+        )];
+        cluster
+            .run_once("migrate", vec!["migrate".into()], admin_url.clone())
+            .await;
+        for role in ["api", "manager", "worker"] {
+            let password = random_hex(16);
+            let file = cluster.dir.join(format!("mysql-{role}.password"));
+            write_secret(&file, &password);
+            let user = format!("{}_{role}", cluster.database);
+            cluster
+                .run_once(
+                    &format!("grant-{role}"),
+                    vec![
+                        "grant".into(),
+                        "--role".into(),
+                        role.into(),
+                        "--user".into(),
+                        user.clone(),
+                        "--password-file".into(),
+                        file.display().to_string(),
+                    ],
+                    admin_url.clone(),
+                )
+                .await;
+            let (scheme, host) = cluster.mysql_server.split_once("://").expect("a MySQL URL");
+            let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+            cluster.mysql_urls.insert(
+                role,
+                format!("{scheme}://{user}:{password}@{host}/{}", cluster.database),
+            );
+        }
 
         for i in 1..=options.managers {
             let name = format!("manager-{i}");
@@ -220,6 +251,22 @@ impl TestCluster {
         cluster
     }
 
+    /// Runs `distcron-manager <args>` to its end, and insists it succeeded.
+    async fn run_once(&self, name: &str, args: Vec<String>, env: Vec<(String, String)>) {
+        let mut proc = self.spawn_bin(name, "distcron-manager", args, env);
+        let status = tokio::task::spawn_blocking(move || {
+            let status = proc.wait_exit(Duration::from_secs(60));
+            (status, proc.log_tail(20))
+        })
+        .await
+        .expect("join");
+        assert!(
+            matches!(status.0, Some(s) if s.success()),
+            "distcron-manager {name} failed:\n{}",
+            status.1
+        );
+    }
+
     fn spawn_bin(
         &self,
         name: &str,
@@ -241,6 +288,12 @@ impl TestCluster {
     }
 
     fn add(&mut self, bin: &str, name: &str, port: u16, mut env: Vec<(String, String)>) {
+        // Each role logs in to MySQL with its own account.
+        let role = bin.trim_start_matches("distcron-");
+        env.insert(
+            0,
+            ("DISTCRON_MYSQL__URL".into(), self.mysql_urls[role].clone()),
+        );
         if bin != "distcron-api" {
             // Managers and workers: the run lease follows the session timeout, as in production.
             env.insert(

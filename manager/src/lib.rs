@@ -3,6 +3,7 @@
 //! each task to exactly one live worker, and moves the tasks of workers whose registration
 //! disappeared. A reconcile loop keeps ZooKeeper converged on MySQL.
 
+pub mod accounts;
 pub mod http;
 pub mod leader;
 pub mod plan;

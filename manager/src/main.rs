@@ -1,5 +1,5 @@
 //! `distcron-manager`: the leader-elected manager. `distcron-manager migrate` prepares the
-//! database and exits.
+//! database and exits; `distcron-manager grant` sets up one role's MySQL account.
 
 use clap::{Parser, Subcommand};
 use distcron_manager::Settings;
@@ -18,6 +18,10 @@ enum Command {
     Run,
     /// Create the database if missing, apply the migrations and exit.
     Migrate,
+    /// Create or update the MySQL account of one role (api, manager or worker) with exactly
+    /// that role's grants on the database of `mysql.url`, which must be an administrator's.
+    /// Run it after `migrate`.
+    Grant(distcron_manager::accounts::GrantArgs),
 }
 
 #[tokio::main]
@@ -27,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
     distcron_service::init_tracing(settings.log_format);
     match cli.command.unwrap_or(Command::Run) {
         Command::Migrate => distcron_manager::migrate(&settings).await,
+        Command::Grant(args) => distcron_manager::accounts::grant(&settings, &args).await,
         Command::Run => {
             settings.validate()?;
             let listener = tokio::net::TcpListener::bind(&settings.listen).await?;

@@ -33,7 +33,7 @@ fn load_from<T: Serialize + DeserializeOwned + Default>(
     // `DISTCRON_TEST_*` variables belong to the test harness, and `DISTCRON_CONFIG` names the
     // file itself; neither is a setting.
     let env = env.split("__").filter(|k| {
-        let k = k.as_str();
+        let k = k.as_str().to_ascii_lowercase();
         k != "config" && !k.starts_with("test_")
     });
     let figment = figment.merge(env);

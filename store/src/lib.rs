@@ -1,6 +1,7 @@
 //! The MySQL job store: migrations, users, jobs, runs and the audit log. MySQL is the source of
 //! truth for job definitions; every other copy (znodes, worker schedules) is derived from it.
 
+pub mod accounts;
 mod audit;
 mod error;
 mod jobs;
