@@ -567,6 +567,25 @@ impl TestCluster {
         crate::mysql::pool(&format!("{}/{}", self.mysql_server, self.database)).await
     }
 
+    /// A directory the cluster's jobs can write to: not under the checkout (which may lie under
+    /// /tmp, which every run has a private one of), but `/var/tmp/distcron-e2e/<cluster>`, mode
+    /// 1777. Removed with the cluster unless a test failed.
+    pub fn shared_dir(&self) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = PathBuf::from("/var/tmp/distcron-e2e").join(&self.name);
+        std::fs::create_dir_all(&dir).expect("shared dir");
+        for d in [dir.parent().expect("parent"), dir.as_path()] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o1777))
+                .expect("shared dir permissions");
+        }
+        dir
+    }
+
+    /// A witness file in `shared_dir`.
+    pub fn witness(&self, name: &str) -> crate::Witness {
+        crate::Witness::new(&self.shared_dir(), name)
+    }
+
     /// The S3 store the cluster uses, for checking and tampering with uploads.
     pub async fn blobs(&self) -> distcron_blob::BlobStore {
         let settings = distcron_blob::S3Settings {
@@ -593,6 +612,10 @@ impl Drop for TestCluster {
         }
         // Stop everything first, then drop the database (best effort, off the test's runtime).
         self.procs.clear();
+        if !std::thread::panicking() {
+            let _ =
+                std::fs::remove_dir_all(PathBuf::from("/var/tmp/distcron-e2e").join(&self.name));
+        }
         let url = format!("{}/mysql", self.mysql_server);
         let db = self.database.clone();
         let _ = std::thread::spawn(move || {

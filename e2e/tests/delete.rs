@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use distcron_core::run::skip;
 use distcron_e2e::checks::{each_runs_after, every_second_jobs};
-use distcron_e2e::{TestCluster, Witness, epoch_now, epoch_of};
+use distcron_e2e::{TestCluster, epoch_now, epoch_of};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ type RunRow = (DateTime<Utc>, String, Option<String>, Option<DateTime<Utc>>);
 async fn nothing_of_a_deleted_job_starts_once_the_delete_has_answered() {
     let cluster = TestCluster::start().await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "delete");
+    let witness = cluster.witness("delete");
     let jobs = every_second_jobs(&admin, &witness, "d", TRIES).await;
     each_runs_after(
         &witness,

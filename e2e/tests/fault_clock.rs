@@ -3,7 +3,7 @@
 
 use distcron_e2e::checks::*;
 use distcron_e2e::clock::skewed_clock_env;
-use distcron_e2e::{ClusterOptions, TestCluster, Witness, WitnessEntry, eventually};
+use distcron_e2e::{ClusterOptions, TestCluster, WitnessEntry, eventually};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ async fn a_worker_whose_clock_is_10_s_ahead_refuses_to_fire_and_nothing_runs_ear
     .await;
 
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "skew");
+    let witness = cluster.witness("skew");
     let jobs = every_second_jobs(&admin, &witness, "s", 8).await;
     // The skewed worker does not register while its clock is wrong: it is given no job.
     let zk = cluster.zk().await;
@@ -134,7 +134,7 @@ async fn the_jobs_of_a_worker_whose_clock_is_wrong_run_on_a_worker_whose_clock_i
     )
     .await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "skew");
+    let witness = cluster.witness("skew");
     let jobs = every_second_jobs(&admin, &witness, "s", 6).await;
     // worker-1 can fire them all.
     each_runs_after(

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use distcron_e2e::checks::*;
 use distcron_e2e::disk::SmallDisk;
-use distcron_e2e::{ClusterOptions, TestCluster, Witness, WitnessEntry};
+use distcron_e2e::{ClusterOptions, TestCluster, WitnessEntry};
 use serde_json::json;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ async fn a_script_too_big_for_the_full_disk_fails_clearly_and_nothing_truncated_
     cluster.add_worker(1);
     cluster.wait_healthy("worker-1").await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "disk");
+    let witness = cluster.witness("disk");
 
     // A small script fits, and runs.
     let small = format!("#!/bin/sh\n{}\n", witness.command("small"));

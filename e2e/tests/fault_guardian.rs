@@ -2,7 +2,7 @@
 //! worker.
 
 use distcron_e2e::checks::*;
-use distcron_e2e::{ClusterOptions, TestCluster, Witness, eventually};
+use distcron_e2e::{ClusterOptions, TestCluster, eventually};
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -70,7 +70,7 @@ async fn the_runs_of_a_killed_worker_end_at_once_and_hold_nothing_of_its_guardia
     })
     .await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "guardian");
+    let witness = cluster.witness("guardian");
     let long = id_of(
         &admin
             .create_job(&json!({"type": "command", "schedule": "@once", "executable": format!("{}; sleep 300", witness.command("long"))}))

@@ -4,9 +4,7 @@
 use chrono::Duration as ChronoDuration;
 use distcron_e2e::checks::*;
 use distcron_e2e::mysql::PrivateMysql;
-use distcron_e2e::{
-    ClusterOptions, TestCluster, Witness, WitnessEntry, epoch_now, eventually, unique_name,
-};
+use distcron_e2e::{ClusterOptions, TestCluster, WitnessEntry, epoch_now, eventually, unique_name};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -21,7 +19,7 @@ async fn killing_mysql_while_runs_are_in_flight_records_their_outcomes_when_it_r
     })
     .await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "mysql");
+    let witness = cluster.witness("mysql");
     let mut jobs = Vec::new();
     for i in 0..3 {
         // Every second, three seconds long: three runs of each job are always in flight.

@@ -9,7 +9,7 @@ use distcron_e2e::checks::{
     launches, rows_of, stop_jobs, until_mid_second,
 };
 use distcron_e2e::partition::Partition;
-use distcron_e2e::{ClusterOptions, TestCluster, Witness, WitnessEntry, epoch_now, eventually};
+use distcron_e2e::{ClusterOptions, TestCluster, WitnessEntry, epoch_now, eventually};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ async fn a_worker_cut_off_from_zookeeper_stops_launching_and_its_jobs_move_only_
     );
     cluster.wait_healthy("worker-1").await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "partition");
+    let witness = cluster.witness("partition");
     let jobs = every_second_jobs(&admin, &witness, "n", 10).await;
     eventually(
         "worker-1 to run all 10 jobs",

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use distcron_e2e::checks::*;
 use distcron_e2e::s3::PrivateS3;
-use distcron_e2e::{ClusterOptions, TestCluster, Witness, epoch_now, unique_name};
+use distcron_e2e::{ClusterOptions, TestCluster, epoch_now, unique_name};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ async fn with_s3_down_cached_scripts_and_commands_run_and_uncached_scripts_fail_
     })
     .await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "s3");
+    let witness = cluster.witness("s3");
     let script = |extra: &str| STANDARD.encode(format!("#!/bin/sh\n{}\n", witness.command(extra)));
 
     // A script that worker-1 runs, and so has in its cache.

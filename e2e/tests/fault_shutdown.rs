@@ -37,7 +37,7 @@ async fn shut_down_worker_mid_run(grace: Duration, long_secs: u64) -> Shutdown {
     })
     .await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "shutdown");
+    let witness = cluster.witness("shutdown");
     let tick = id_of(&admin.create_job(&every_second(&witness, "tick")).await);
     let command = format!(
         "{}; sleep {long_secs}; {}",

@@ -4,9 +4,7 @@
 use chrono::Duration as ChronoDuration;
 use distcron_e2e::checks::*;
 use distcron_e2e::zookeeper::PrivateZk;
-use distcron_e2e::{
-    ClusterOptions, TestCluster, Witness, WitnessEntry, epoch_now, eventually, unique_name,
-};
+use distcron_e2e::{ClusterOptions, TestCluster, WitnessEntry, epoch_now, eventually, unique_name};
 use std::time::Duration;
 
 /// Six every-second jobs on two workers; the private ZooKeeper is killed for `outage`, then
@@ -21,7 +19,7 @@ async fn zookeeper_outage(session: Duration, outage: Duration) {
     })
     .await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "zk");
+    let witness = cluster.witness("zk");
     let jobs = every_second_jobs(&admin, &witness, "z", 6).await;
     each_runs_after(
         &witness,

@@ -7,7 +7,6 @@ use distcron_e2e::checks::finished_run;
 use distcron_e2e::{ClusterOptions, TestCluster, eventually};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 /// `key=value` lines of a run's stdout.
@@ -21,14 +20,6 @@ fn report(run: &serde_json::Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A directory every run may write to (runs' own /tmp is private).
-fn shared_dir(cluster: &TestCluster) -> std::path::PathBuf {
-    let dir = cluster.dir.join("shared");
-    std::fs::create_dir_all(&dir).expect("shared dir");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
-    dir
-}
-
 #[tokio::test]
 async fn one_owners_job_cannot_see_signal_trace_or_read_another_owners_running_job() {
     let cluster = TestCluster::start_with(ClusterOptions {
@@ -38,7 +29,7 @@ async fn one_owners_job_cannot_see_signal_trace_or_read_another_owners_running_j
     .await;
     let alice = cluster.user("alice", false).await;
     let bob = cluster.user("bob", false).await;
-    let shared = shared_dir(&cluster);
+    let shared = cluster.shared_dir();
     let victim = alice
         .create_job(&json!({
             "type": "command", "schedule": "@once",

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration as ChronoDuration, DurationRound, Utc};
 use distcron_e2e::checks::{
     Row, assert_no_duplicates, every_second, every_second_jobs, rows_of, second, stop_jobs,
 };
-use distcron_e2e::{ClusterOptions, TestCluster, Witness, WitnessEntry, epoch_now, eventually};
+use distcron_e2e::{ClusterOptions, TestCluster, WitnessEntry, epoch_now, eventually};
 use nix::sys::signal::Signal;
 use serde_json::json;
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn an_every_second_job_runs_each_second_exactly_once_for_a_minute() {
     let cluster = TestCluster::start().await;
-    let witness = Witness::new(&cluster.dir, "minute");
+    let witness = cluster.witness("minute");
     let job = cluster
         .admin()
         .create_job(&every_second(&witness, ""))
@@ -88,7 +88,7 @@ async fn killing_the_worker_that_owns_50_every_second_jobs_moves_them_without_ru
     })
     .await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "kill9");
+    let witness = cluster.witness("kill9");
     let jobs = every_second_jobs(&admin, &witness, "tick-", 50).await;
     // A long run that will be in flight when its worker dies.
     let long = admin
@@ -235,7 +235,7 @@ async fn killing_the_worker_that_owns_50_every_second_jobs_moves_them_without_ru
 async fn killing_the_leader_manager_while_jobs_run_leaves_the_runs_untouched() {
     let mut cluster = TestCluster::start().await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "leader");
+    let witness = cluster.witness("leader");
     let jobs = every_second_jobs(&admin, &witness, "j", 6).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let leader = cluster.leader().await;
@@ -281,7 +281,7 @@ async fn a_worker_paused_past_its_session_launches_nothing_stale_when_it_resumes
     })
     .await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "pause");
+    let witness = cluster.witness("pause");
     let jobs = every_second_jobs(&admin, &witness, "p", 10).await;
     eventually("the jobs to run", Duration::from_secs(20), || {
         let n = witness

@@ -2,7 +2,7 @@
 //! the misfire policies and `retry_interrupted`.
 
 use chrono::{DateTime, Utc};
-use distcron_e2e::{ApiClient, ClusterOptions, TestCluster, Witness, epoch_of, eventually};
+use distcron_e2e::{ApiClient, ClusterOptions, TestCluster, epoch_of, eventually};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -159,7 +159,7 @@ async fn a_failed_run_is_retried_with_exponential_backoff_until_its_retries_are_
     })
     .await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "retries");
+    let witness = cluster.witness("retries");
     let job = create(
         &admin,
         json!({

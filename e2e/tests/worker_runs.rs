@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use distcron_e2e::checks::finished_run;
-use distcron_e2e::{ClusterOptions, TestCluster, Witness, epoch_now, epoch_of_json, eventually};
+use distcron_e2e::{ClusterOptions, TestCluster, epoch_now, epoch_of_json, eventually};
 use serde_json::json;
 use std::time::Duration;
 
@@ -185,7 +185,7 @@ async fn a_script_runs_from_s3_and_a_tampered_object_is_not_executed() {
     })
     .await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "script");
+    let witness = cluster.witness("script");
     let script = format!(
         "#!/bin/sh\necho script ran\n{}\n",
         witness.command("script")
@@ -454,7 +454,7 @@ async fn a_run_shows_running_with_the_moment_its_process_started_while_it_runs()
     })
     .await;
     let admin = cluster.admin();
-    let witness = Witness::new(&cluster.dir, "long");
+    let witness = cluster.witness("long");
     // Every 10 s, claimed half a second ahead of its tick: the claim, the tick and the process's
     // start are three different moments, and started_at must be the last.
     let job = admin
