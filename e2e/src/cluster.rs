@@ -618,6 +618,7 @@ impl Drop for TestCluster {
         }
         let url = format!("{}/mysql", self.mysql_server);
         let db = self.database.clone();
+        let panicking = std::thread::panicking();
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -632,6 +633,9 @@ impl Drop for TestCluster {
                     .connect(&url)
                     .await
                 {
+                    if panicking {
+                        print_unusual_runs(&pool, &db).await;
+                    }
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{db}`"))
                         .execute(&pool)
                         .await;
@@ -639,5 +643,34 @@ impl Drop for TestCluster {
             });
         })
         .join();
+    }
+}
+
+/// For a failed test: the runs that did not succeed (the last 30), with their reasons.
+async fn print_unusual_runs(pool: &sqlx::MySqlPool, db: &str) {
+    type Row = (
+        String,
+        chrono::DateTime<chrono::Utc>,
+        u16,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let sql = format!(
+        "SELECT job_id, scheduled_at, attempt, status, reason, worker_id FROM `{db}`.runs \
+         WHERE status <> 'succeeded' ORDER BY scheduled_at DESC LIMIT 30"
+    );
+    match sqlx::query_as::<_, Row>(&sql).fetch_all(pool).await {
+        Ok(rows) => {
+            eprintln!("--- runs that did not succeed (newest first) ---");
+            for (job, at, attempt, status, reason, worker) in rows {
+                eprintln!(
+                    "{job} {at} #{attempt} {status} on {}: {}",
+                    worker.unwrap_or_default(),
+                    reason.unwrap_or_default()
+                );
+            }
+        }
+        Err(e) => eprintln!("--- cannot read the runs: {e} ---"),
     }
 }
