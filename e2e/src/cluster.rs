@@ -73,6 +73,8 @@ pub struct TestCluster {
     mysql_urls: BTreeMap<&'static str, String>,
     common_env: Vec<(String, String)>,
     s3_env: Vec<(String, String)>,
+    /// The uids this cluster's runs get, apart from every other live cluster's.
+    pub run_uids: crate::uids::UidBlock,
 }
 
 /// A file only root may read.
@@ -156,6 +158,7 @@ impl TestCluster {
             mysql_urls: BTreeMap::new(),
             common_env,
             s3_env: s3_env.clone(),
+            run_uids: crate::uids::UidBlock::take(),
         };
 
         // The database and the roles' accounts, as an operator would prepare them: with the
@@ -206,6 +209,7 @@ impl TestCluster {
                     token_file.display().to_string(),
                 ),
                 internal_token.clone(),
+                cluster.run_uids_env(),
             ];
             env.extend(options.manager_env.iter().cloned());
             cluster.add("distcron-manager", &name, port, env);
@@ -287,6 +291,10 @@ impl TestCluster {
         )
     }
 
+    fn run_uids_env(&self) -> (String, String) {
+        ("DISTCRON_RUN_UIDS".into(), self.run_uids.range.to_string())
+    }
+
     fn add(&mut self, bin: &str, name: &str, port: u16, mut env: Vec<(String, String)>) {
         // Each role logs in to MySQL with its own account.
         let role = bin.trim_start_matches("distcron-");
@@ -324,6 +332,7 @@ impl TestCluster {
             ("DISTCRON_LISTEN".into(), format!("127.0.0.1:{port}")),
             ("DISTCRON_WORKER_ID".into(), name.clone()),
             ("DISTCRON_WORK_DIR".into(), work_dir.display().to_string()),
+            self.run_uids_env(),
         ];
         env.extend(self.s3_env.iter().cloned());
         env.extend(self.options.worker_env.iter().cloned());
