@@ -78,7 +78,7 @@ impl Leader {
             .placement
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .place(job.id);
+            .place(job.id, &job.spec.resources);
         let mut ops = vec![Op::PutTask {
             job: job.id,
             data: payload::encode(&task),
