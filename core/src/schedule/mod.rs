@@ -105,6 +105,10 @@ pub enum ScheduleError {
     },
     #[error("schedule never fires: {reason}")]
     NeverFires { reason: String },
+    /// A well-formed expression the evaluator cannot take; none is known, but a refusal must
+    /// reach the user as a 400 like any other, never as a panic.
+    #[error("schedule cannot be evaluated: {reason}")]
+    Unsupported { reason: String },
     #[error(
         "unknown time zone `{0}`: expected an IANA time zone name such as UTC, Europe/Berlin or \
          America/New_York"
@@ -134,7 +138,7 @@ impl Schedule {
         let kind = match parse::parse(expression)? {
             parse::Parsed::Once => Kind::Once,
             parse::Parsed::Fields(fields) => Kind::Cron {
-                compiled: Box::new(eval::Compiled::new(&fields)),
+                compiled: Box::new(eval::Compiled::new(&fields)?),
                 has_seconds: fields.second.is_some(),
             },
         };
