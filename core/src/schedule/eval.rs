@@ -5,7 +5,7 @@ use super::ScheduleError;
 use super::field::Field;
 use super::parse::Fields;
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, Utc};
-use chrono::{TimeZone as _, Weekday};
+use chrono::{Offset as _, TimeZone as _, Weekday};
 use chrono_tz::Tz;
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -78,7 +78,9 @@ impl Compiled {
         // Mapping wall-clock times to instants never goes backwards, so the answer is the first
         // candidate after `after`'s own wall-clock time whose instant is past `after`. Only a
         // time repeated when the clocks went back can map to an instant at or before `after`.
-        let mut from = after.with_timezone(&tz).naive_local();
+        // chrono's `naive_local` panics when the wall clock is past the last instant it knows.
+        let offset = tz.offset_from_utc_datetime(&after.naive_utc()).fix();
+        let mut from = after.naive_utc().checked_add_offset(offset)?;
         loop {
             let candidate = self.next_local(from)?;
             let instant = to_instant(tz, candidate)?;
