@@ -91,6 +91,16 @@ fn write_secret(path: &std::path::Path, content: &str) {
         .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
 
+/// The settings giving a role its own S3 identity: API servers read and write the bucket,
+/// workers only read it.
+fn s3_keys_env(role: &str) -> Vec<(String, String)> {
+    let (access, secret) = infra().s3_keys(role);
+    vec![
+        ("DISTCRON_S3__ACCESS_KEY_ID".into(), access),
+        ("DISTCRON_S3__SECRET_ACCESS_KEY".into(), secret),
+    ]
+}
+
 fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut b);
@@ -109,6 +119,12 @@ impl TestCluster {
         let name = unique_name();
         let dir = infra.log_dir.join(&name);
         std::fs::create_dir_all(&dir).expect("cluster dir");
+        {
+            // Its logs and secrets are root's; runs pass through only to what is theirs.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))
+                .expect("cluster dir permissions");
+        }
         let mysql_server = options.mysql.clone().unwrap_or_else(|| infra.mysql.clone());
         let zk_servers = options
             .zookeeper
@@ -222,6 +238,7 @@ impl TestCluster {
                 internal_token.clone(),
             ];
             env.extend(s3_env.iter().cloned());
+            env.extend(s3_keys_env("api"));
             env.extend(options.api_env.iter().cloned());
             cluster.add("distcron-api", &name, port, env);
         }
@@ -335,6 +352,7 @@ impl TestCluster {
             self.run_uids_env(),
         ];
         env.extend(self.s3_env.iter().cloned());
+        env.extend(s3_keys_env("worker"));
         env.extend(self.options.worker_env.iter().cloned());
         env.extend(extra_env);
         self.add("distcron-worker", &name, port, env);
@@ -595,12 +613,16 @@ impl TestCluster {
         crate::Witness::new(&self.shared_dir(), name)
     }
 
-    /// The S3 store the cluster uses, for checking and tampering with uploads.
+    /// The S3 store the cluster uses, for checking and tampering with uploads (with the admin
+    /// identity's keys).
     pub async fn blobs(&self) -> distcron_blob::BlobStore {
+        let (access, secret) = infra().s3_keys("admin");
         let settings = distcron_blob::S3Settings {
             endpoint: Some(self.s3_endpoint.clone()),
             bucket: TEST_BUCKET.into(),
             prefix: self.s3_prefix.clone(),
+            access_key_id: Some(access.into()),
+            secret_access_key: Some(secret.into()),
             ..Default::default()
         };
         distcron_blob::BlobStore::new(&settings).await
