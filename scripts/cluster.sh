@@ -126,8 +126,9 @@ write_config() {
             echo "[mysql]"
             echo "url = \"$(mysql_url_of "$name")\""
             case "$name" in
-            api-* | worker-*)
-                # Each role's own S3 identity: API servers read and write, workers only read.
+            api-* | worker-* | manager-*)
+                # Each role's own S3 identity: API servers read and write, workers only read,
+                # managers list, read and delete (the sweep of unused blobs).
                 local access secret
                 read -r access secret <<<"$(s3_keys "$S3_SECRETS" "${name%%-*}")"
                 echo "[s3]"
@@ -228,7 +229,7 @@ cmd_up() {
         restart_if_outdated "$name" "$manager"
         addr=$(listen_of "$name")
         running "$name" || require_port_free "$name" "$(host_of "$addr")" "$(port_of "$addr")"
-        start_bg "$name" env "${DISTCRON_ENV[@]}" "$(write_config "$name")" \
+        start_bg "$name" env "${DISTCRON_ENV[@]}" "${S3_ENV[@]}" "$(write_config "$name")" \
             "DISTCRON_LISTEN=$addr" "DISTCRON_MANAGER_ID=$name" \
             "DISTCRON_BOOTSTRAP_ADMIN_TOKEN_FILE=$ADMIN_TOKEN_FILE" \
             "$manager"

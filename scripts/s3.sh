@@ -7,8 +7,9 @@
 #   on the namespace's own loopback, out of every job's reach; only the S3 gateway listens on
 #   the namespace's end of the link, which is the endpoint distcron uses (s3_endpoint).
 # - The S3 gateway knows three identities (`-s3.config`), each with keys generated once:
-#   `api` reads, writes and lists the bucket; `worker` only reads; `admin` may do everything
-#   (creating the bucket, the tests' tampering). Anonymous requests are refused.
+#   `api` reads, writes and lists the bucket; `worker` only reads; `manager` lists, reads and
+#   deletes (the leader's sweep of unused blobs); `admin` may do everything (creating the
+#   bucket, the tests' tampering). Anonymous requests are refused.
 # - SeaweedFS's gRPC ports need a client certificate of its own CA (security.toml): among them
 #   is the S3 gateway's, on the same address as S3, whose `Configure` call would replace the
 #   identities.
@@ -69,7 +70,7 @@ ensure_s3_secrets() {
     chmod 700 "$dir" "$dir/tls"
     (
         umask 077
-        for who in api worker admin; do
+        for who in api worker manager admin; do
             [[ -s "$dir/$who.keys" ]] ||
                 echo "distcron-$who-$(openssl rand -hex 6) $(openssl rand -hex 24)" >"$dir/$who.keys"
         done
@@ -84,6 +85,8 @@ ensure_s3_secrets() {
             identity api "\"Read:$bucket\", \"Write:$bucket\", \"List:$bucket\""
             echo ','
             identity worker "\"Read:$bucket\""
+            echo ','
+            identity manager "\"Read:$bucket\", \"List:$bucket\", \"Write:$bucket\""
             echo ','
             identity admin '"Admin", "Read", "Write", "List", "Tagging"'
             printf '\n]}\n'

@@ -92,7 +92,7 @@ fn write_secret(path: &std::path::Path, content: &str) {
 }
 
 /// The settings giving a role its own S3 identity: API servers read and write the bucket,
-/// workers only read it.
+/// workers only read it, managers list, read and delete.
 fn s3_keys_env(role: &str) -> Vec<(String, String)> {
     let (access, secret) = infra().s3_keys(role);
     vec![
@@ -227,6 +227,8 @@ impl TestCluster {
                 internal_token.clone(),
                 cluster.run_uids_env(),
             ];
+            env.extend(s3_env.iter().cloned());
+            env.extend(s3_keys_env("manager"));
             env.extend(options.manager_env.iter().cloned());
             cluster.add("distcron-manager", &name, port, env);
         }

@@ -27,6 +27,8 @@ pub struct Leader {
     pub(crate) placement: Mutex<Placement>,
     /// The uids new users' runs get.
     pub(crate) run_uids: UidRange,
+    /// Where uploads are: a new job's must be there (see `sweep`).
+    pub(crate) blobs: distcron_blob::BlobStore,
 }
 
 impl Leader {
@@ -119,6 +121,8 @@ pub struct Election {
     pub run_lease: Duration,
     pub run_uids: UidRange,
     pub bootstrap_admin_token_file: Option<PathBuf>,
+    pub blob_sweep: Option<crate::sweep::BlobSweep>,
+    pub blobs: distcron_blob::BlobStore,
 }
 
 impl Election {
@@ -155,6 +159,7 @@ impl Election {
             ops: tokio::sync::RwLock::new(()),
             placement: Mutex::new(Placement::default()),
             run_uids: self.run_uids,
+            blobs: self.blobs.clone(),
         });
         tracing::info!(manager = %self.info.manager_id, lock = leader.lock.lock_path(), "became the leader");
         loop {
@@ -242,10 +247,17 @@ impl Election {
             }
         };
         let reaper = crate::reaper::reap(leader, self.run_lease);
+        let sweep = async {
+            match &self.blob_sweep {
+                Some(s) => crate::sweep::sweep(leader, s).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = watch => r,
             r = reconcile => r,
             r = reaper => r,
+            r = sweep => r,
         }
     }
 
