@@ -105,9 +105,10 @@ ensure_s3_secrets() {
         {
             echo "# Written by scripts/s3.sh: SeaweedFS's gRPC ports answer only its own certificate."
             echo "[grpc]"
-            echo "ca = \"$tls/ca.crt\""
+            # Relative to the secrets directory, SeaweedFS's working directory (see start_weed).
+            echo "ca = \"tls/ca.crt\""
             for who in master volume filer s3 client; do
-                printf '[grpc.%s]\ncert = "%s"\nkey = "%s"\n' "$who" "$tls/weed.crt" "$tls/weed.key"
+                printf '[grpc.%s]\ncert = "tls/weed.crt"\nkey = "tls/weed.key"\n' "$who"
             done
         } >"$dir/security.toml"
     ) || die "could not write SeaweedFS's secrets in $dir"
@@ -139,25 +140,30 @@ start_weed() {
     mkdir -p "$dir"
     # SeaweedFS's files are the uploaded scripts and binaries: root's alone.
     chmod 700 "$dir"
-    # In the namespace: a private /tmp (for its unix sockets), and the secrets directory as
-    # the working directory, where SeaweedFS finds security.toml.
+    # In the namespace: a private /tmp (for its unix sockets, which SeaweedFS puts in /tmp),
+    # and the secrets directory as the working directory, where SeaweedFS finds security.toml.
+    # The private /tmp hides the host's, where this checkout (or the virtualenv) may live: the
+    # working directory and the binary (as fd 3) are opened before, and every path it is
+    # given is relative to the working directory.
     # -master.electionTimeout=1s: a restarted single master elects itself in a second (10 s
     #   by default, during which nothing can be read).
     # -volume.preStopSeconds=0: no 10 s pause before the volume server stops.
     # -s3.port.iceberg=0 -s3.port.lance=0: these listen on fixed ports by default.
     # -master.telemetry=false: no reporting home.
     # -logtostderr: to our log only (else glog also writes files into /tmp).
-    # shellcheck disable=SC2016 # $0 and $@ are the inner shell's
+    local data
+    data=$(realpath --relative-to="$secrets" "$dir")
+    # shellcheck disable=SC2016 # $0, $1 and $@ are the inner shell's
     start_bg "$name" ip netns exec "$(s3_netns "$s3")" unshare --mount --propagation private \
-        sh -c 'mount -t tmpfs -o mode=700 tmpfs /tmp && cd "$0" && exec "$@"' "$secrets" \
-        "$DISTCRON_VENV/bin/weed" -logtostderr server -dir="$dir" \
+        sh -c 'cd "$0" && exec 3<"$1" && shift && mount -t tmpfs -o mode=700 tmpfs /tmp && exec /proc/self/fd/3 "$@"' \
+        "$secrets" "$DISTCRON_VENV/bin/weed" -logtostderr server -dir="$data" \
         -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.ip.bind="$(s3_ip "$s3")" \
         -master.port="$master" -master.port.grpc="$(weed_grpc_port "$master")" \
         -master.electionTimeout=1s -master.telemetry=false -master.volumeSizeLimitMB=1024 \
         -volume.port="$volume" -volume.port.grpc="$(weed_grpc_port "$volume")" \
         -volume.preStopSeconds=0 \
         -filer.port="$filer" -filer.port.grpc="$(weed_grpc_port "$filer")" \
-        -s3 -s3.port="$s3" -s3.port.grpc="$(weed_grpc_port "$s3")" -s3.config="$secrets/s3.json" \
+        -s3 -s3.port="$s3" -s3.port.grpc="$(weed_grpc_port "$s3")" -s3.config=s3.json \
         -s3.port.iceberg=0 -s3.port.lance=0
 }
 

@@ -146,6 +146,17 @@ async fn a_non_admins_job_reaches_neither_mysql_zookeeper_s3_the_internal_api_no
             ));
         }
     }
+    // The S3 gateway's gRPC port shares its address: a Configure call, which would replace the
+    // identities, gets no answer in plain HTTP/2 nor over TLS without SeaweedFS's certificate.
+    let grpc = format!("{s3_host}:{}", s3_port_n - 5000);
+    for (label, url, flags) in [
+        ("h2c", format!("http://{grpc}"), "--http2-prior-knowledge"),
+        ("tls", format!("https://{grpc}"), "-k --http2"),
+    ] {
+        probe.push_str(&format!(
+            "c=$(curl -s -o /dev/null -w '%{{http_code}}' -m 5 {flags} -X POST -H 'content-type: application/grpc' --data-binary '' {url}/messaging_pb.SeaweedS3/Configure); [ \"$c\" = 000 ] && echo s3_grpc_{label}=refused || echo s3_grpc_{label}=answered:$c\n"
+        ));
+    }
     // The managers' internal API, without the internal token (which no job can read).
     probe.push_str(&format!(
         "c=$(curl -s -o /dev/null -w '%{{http_code}}' -m 5 -X POST -H 'content-type: application/json' -d '{{}}' {manager}/internal/jobs); [ \"$c\" = 401 ] && echo internal_api=refused || echo internal_api=answered:$c\n"
