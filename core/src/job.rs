@@ -12,6 +12,9 @@ use uuid::Uuid;
 pub const MAX_COMMAND_BYTES: usize = 16 * 1024;
 /// Longest job name.
 pub const MAX_NAME_CHARS: usize = 255;
+/// Longest schedule expression (trimmed): it is stored in a VARCHAR(255) column, and a longer
+/// one failed there as a 500 after it had parsed (`0,1,...,59` twice, or spaces between fields).
+pub const MAX_SCHEDULE_BYTES: usize = 255;
 /// Longest timeout a job may ask for: 30 days.
 pub const MAX_TIMEOUT_SECONDS: u32 = 30 * 24 * 3600;
 
@@ -32,6 +35,8 @@ pub enum JobError {
     BadSha256,
     #[error("name must be 1 to {MAX_NAME_CHARS} characters without control characters")]
     BadName,
+    #[error("schedule is longer than {MAX_SCHEDULE_BYTES} bytes")]
+    ScheduleTooLong,
     #[error("timeout_seconds must be between 1 and {MAX_TIMEOUT_SECONDS}")]
     BadTimeout,
     #[error("run_as `{0}` is not a valid user name")]
@@ -362,6 +367,9 @@ impl JobSpec {
         {
             return Err(JobError::BadName);
         }
+        if self.schedule.expression().len() > MAX_SCHEDULE_BYTES {
+            return Err(JobError::ScheduleTooLong);
+        }
         if self.executable.trim().is_empty() {
             return Err(JobError::EmptyExecutable);
         }
@@ -478,6 +486,17 @@ mod tests {
         assert_eq!(spec.validate(), Ok(()));
         spec.sha256 = Some("A".repeat(64));
         assert_eq!(spec.validate(), Err(JobError::BadSha256));
+    }
+
+    #[test]
+    fn a_schedule_longer_than_its_column_is_refused() {
+        let minutes = (0..60).map(|m| m.to_string()).collect::<Vec<_>>().join(",");
+        let mut spec = command("true");
+        spec.schedule = Schedule::parse(&format!("{minutes} {minutes} * * * *")).expect("parses");
+        assert!(spec.schedule.expression().len() > MAX_SCHEDULE_BYTES);
+        assert_eq!(spec.validate(), Err(JobError::ScheduleTooLong));
+        spec.schedule = Schedule::parse(&format!("{minutes} * * * *")).expect("parses");
+        assert_eq!(spec.validate(), Ok(()));
     }
 
     #[test]

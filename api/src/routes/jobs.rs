@@ -229,7 +229,7 @@ pub async fn list_jobs(
     let owner = match q.owner.as_deref() {
         Some(o) => Some(
             UserName::parse(o)
-                .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?,
+                .map_err(|e| ApiError::bad_request("invalid_query", format!("owner: {e}")))?,
         ),
         None => None,
     };

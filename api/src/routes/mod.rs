@@ -13,6 +13,7 @@ use crate::state::AppState;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::routing::{get, post};
+use distcron_core::job::{JobError, MAX_SCHEDULE_BYTES};
 use distcron_core::{Schedule, TimeZone};
 
 pub fn router(state: AppState) -> Router {
@@ -66,6 +67,14 @@ pub(crate) fn parse_schedule(
     expr: &str,
     timezone: Option<&str>,
 ) -> Result<(Schedule, TimeZone), ApiError> {
+    // Before parsing: a longer one would parse and then fail in its column (`JobSpec::validate`
+    // refuses it too); the preview refuses it as well, so that it agrees with POST.
+    if expr.trim().len() > MAX_SCHEDULE_BYTES {
+        return Err(ApiError::bad_request(
+            "invalid_schedule",
+            JobError::ScheduleTooLong.to_string(),
+        ));
+    }
     let schedule = Schedule::parse(expr)
         .map_err(|e| ApiError::bad_request("invalid_schedule", e.to_string()))?;
     let timezone = match timezone {

@@ -87,11 +87,21 @@ pub struct RunsQuery {
 /// Cursors are `<scheduled_at in µs since the epoch>.<attempt>` of the previous page's last run.
 fn parse_cursor(c: &str) -> Option<(DateTime<Utc>, u16)> {
     let (micros, attempt) = c.split_once('.')?;
+    let micros: i64 = micros.parse().ok()?;
+    if !(0..=LATEST_CURSOR_MICROS).contains(&micros) {
+        return None;
+    }
     Some((
-        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        DateTime::from_timestamp_micros(micros)?,
         attempt.parse().ok()?,
     ))
 }
+
+/// The latest time a cursor may name, 2038-01-19T03:14:07.999999Z: sqlx sends a
+/// `DateTime<Utc>` as a MySQL TIMESTAMP, whose range ends there, and past it MariaDB matched no
+/// run at all (a silently empty page; past year 65535 the store panicked, a 500). A real cursor
+/// is a run's time, so it is never later (until 2038, when the store must send DATETIMEs).
+const LATEST_CURSOR_MICROS: i64 = 2_147_483_647_999_999;
 
 pub async fn list_runs(
     State(state): State<AppState>,
@@ -103,7 +113,13 @@ pub async fn list_runs(
     let limit = page_limit(q.limit)?;
     let before = match q.cursor.as_deref() {
         Some(c) => Some(parse_cursor(c).ok_or_else(|| {
-            ApiError::bad_request("invalid_query", format!("invalid cursor `{c}`"))
+            ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "invalid cursor `{c}`: expected the `x-next-cursor` of a previous page, \
+                     `<microseconds since the epoch>.<attempt>`"
+                ),
+            )
         })?),
         None => None,
     };
