@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(crate::drain::drain_unread_body))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
