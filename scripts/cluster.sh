@@ -31,6 +31,8 @@ MYSQL_DIR=$STATE/mariadb
 # Each process's secrets, in a settings file of its own (mode 600; see write_config).
 CONFIG_DIR=$STATE/config
 HAPROXY_CFG=$DISTCRON_ROOT/haproxy/haproxy.cfg
+# The password of HAProxy's stats page (user stats), mode 600.
+STATS_PASSWORD_FILE=$STATE/haproxy-stats.password
 
 MANAGERS=(manager-1 manager-2)
 APIS=(api-1 api-2)
@@ -187,6 +189,7 @@ cmd_up() {
         rm -rf "$STATE/zookeeper/data"
     fi
     ensure_secret "$ZK_SECRET_FILE" "distcron:"
+    ensure_token "$STATS_PASSWORD_FILE"
     haproxy_check
 
     # Start the infrastructure first, so it boots while the binaries build.
@@ -251,7 +254,10 @@ cmd_up() {
         require_port_free haproxy "$(host_of "$DISTCRON_HAPROXY_BIND")" "$(port_of "$DISTCRON_HAPROXY_BIND")"
         require_port_free haproxy "$(host_of "$DISTCRON_HAPROXY_STATS_BIND")" "$(port_of "$DISTCRON_HAPROXY_STATS_BIND")"
     fi
-    start_bg haproxy env "${HAPROXY_ENV[@]}" haproxy -db -f "$HAPROXY_CFG"
+    (
+        haproxy_secret_env
+        start_bg haproxy env "${HAPROXY_ENV[@]}" haproxy -db -f "$HAPROXY_CFG"
+    )
 
     for name in "${MANAGERS[@]}" "${APIS[@]}" "${WORKERS[@]}"; do
         wait_for "$name" "200 from http://$(listen_of "$name")/healthz" 30 http_ok "http://$(listen_of "$name")/healthz"
@@ -265,7 +271,7 @@ cmd_up() {
 ${C_GREEN}distcron is up${C_OFF} (in $((SECONDS - t0))s).
   API, through HAProxy:   http://$DISTCRON_HAPROXY_BIND
   Admin's API token:      $ADMIN_TOKEN_FILE  (user admin)
-  HAProxy stats:          http://$DISTCRON_HAPROXY_STATS_BIND/
+  HAProxy stats:          http://$DISTCRON_HAPROXY_STATS_BIND/  (user stats, password in $STATS_PASSWORD_FILE)
   Logs:                   $LOG_DIR/<name>.log  (make logs, make status)
   Stop:                   make down  (keeps the data; make clean deletes it)
 EOF
@@ -296,6 +302,8 @@ up_failed() {
 }
 
 # The addresses haproxy/haproxy.cfg reads (it has the same defaults; exported all the same).
+# Its other knobs (DISTCRON_HAPROXY_AUTH_FAILURES,
+# DISTCRON_HAPROXY_HEADER_TIMEOUT, DISTCRON_HAPROXY_STATS_USER) pass through when exported.
 HAPROXY_ENV=(
     "DISTCRON_HAPROXY_BIND=$DISTCRON_HAPROXY_BIND"
     "DISTCRON_HAPROXY_STATS_BIND=$DISTCRON_HAPROXY_STATS_BIND"
@@ -303,10 +311,19 @@ HAPROXY_ENV=(
     "DISTCRON_API_2=$DISTCRON_API_2"
 )
 
+# haproxy_secret_env: the stats page's password, exported for HAProxy (call it in a subshell):
+# in the environment, never on a command line, which anyone can read in /proc.
+haproxy_secret_env() {
+    DISTCRON_HAPROXY_STATS_PASSWORD=$(<"$STATS_PASSWORD_FILE")
+    export DISTCRON_HAPROXY_STATS_PASSWORD
+}
+
 haproxy_check() {
     local out
-    out=$(env "${HAPROXY_ENV[@]}" haproxy -c -f "$HAPROXY_CFG" 2>&1) ||
-        die "$(printf 'HAProxy refuses %s:\n%s' "$HAPROXY_CFG" "$out")"
+    out=$(
+        haproxy_secret_env
+        env "${HAPROXY_ENV[@]}" haproxy -c -f "$HAPROXY_CFG" 2>&1
+    ) || die "$(printf 'HAProxy refuses %s:\n%s' "$HAPROXY_CFG" "$out")"
 }
 
 # /readyz is for operators: it takes a user's token. The admin's also proves the leader
@@ -317,10 +334,18 @@ admin_auth() {
     printf 'Authorization: Bearer %s' "$token"
 }
 
-# The cluster is ready when /readyz answers 200 through HAProxy (ZooKeeper, MySQL, S3 and the
-# leader manager reachable from an API server).
+# The cluster is ready when /readyz answers 200 from an API server (ZooKeeper, MySQL, S3 and
+# the leader manager reachable), then through HAProxy. Until the leader has set up the admin,
+# the token gets 401s: they are asked of the API server itself, since HAProxy counts 401s per
+# client address and throttles addresses with many (haproxy/haproxy.cfg).
 readyz_through_haproxy() {
-    local url="http://$DISTCRON_HAPROXY_BIND/readyz" end=$((SECONDS + 90)) code
+    readyz_of "http://$DISTCRON_API_1/readyz"
+    readyz_of "http://$DISTCRON_HAPROXY_BIND/readyz"
+}
+
+# readyz_of URL: waits (90 s at most) for 200 from URL with the admin token.
+readyz_of() {
+    local url=$1 end=$((SECONDS + 90)) code
     until [[ "$(http_code "$url" -H "$(admin_auth)")" == 200 ]]; do
         for name in "${ALL[@]}"; do
             if [[ -f "$(pidfile "$name")" ]] && ! running "$name"; then
