@@ -75,6 +75,15 @@ async fn a_client_stalling_in_its_headers_gets_408_but_a_slow_upload_body_is_not
     assert!(answer.contains("\"name\":\"slow\""), "{answer}");
 }
 
+/// A client that opens a connection per request: HAProxy closes the stats page's connections
+/// after a 401, and a pooled one could be reused as it closes.
+fn fresh_connections() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("HTTP client")
+}
+
 #[tokio::test]
 async fn the_stats_page_needs_the_clusters_password() {
     let cluster = TestCluster::start_with(ClusterOptions {
@@ -82,7 +91,7 @@ async fn the_stats_page_needs_the_clusters_password() {
         ..Default::default()
     })
     .await;
-    let http = reqwest::Client::new();
+    let http = fresh_connections();
     let get = |user: Option<(&str, &str)>| {
         let mut req = http.get(cluster.stats_url());
         if let Some((user, password)) = user {
@@ -122,7 +131,7 @@ async fn without_a_stats_password_set_nobody_gets_the_stats_page() {
         ..Default::default()
     })
     .await;
-    let http = reqwest::Client::new();
+    let http = fresh_connections();
     for user in [None, Some(("stats", ""))] {
         let mut req = http.get(cluster.stats_url());
         if let Some((user, password)) = user {
