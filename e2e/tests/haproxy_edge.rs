@@ -1,7 +1,9 @@
 //! HAProxy's own defences: a client that stalls in its request headers is cut off after the
-//! header timeout (while a slow upload body is not), and the stats page takes a password (and
-//! without one set, nobody gets in).
+//! header timeout (while a slow upload body is not), the stats page takes a password (and
+//! without one set, nobody gets in), and the API is served over HTTPS with the cluster's
+//! certificate, which clients must trust explicitly.
 
+use distcron_e2e::haproxy::tls;
 use distcron_e2e::{ClusterOptions, TestCluster};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -142,4 +144,80 @@ async fn without_a_stats_password_set_nobody_gets_the_stats_page() {
     }
     // The API itself is served as usual.
     assert_eq!(cluster.admin().get("/jobs").await.status, StatusCode::OK);
+}
+
+/// `curl` as a user runs it, over HTTPS to the cluster's HAProxy: (exit status, HTTP code or
+/// nothing, stderr). The token goes in a header file, not on the command line.
+fn curl(cluster: &TestCluster, extra: &[&str], path: &str) -> (i32, String, String) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let header = cluster.dir.join("curl-auth.header");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&header)
+        .and_then(|mut f| write!(f, "Authorization: Bearer {}", cluster.admin_token))
+        .expect("header file");
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "20",
+        ])
+        .arg("-H")
+        .arg(format!("@{}", header.display()))
+        .args(extra)
+        .arg(format!("{}{path}", cluster.tls_url()))
+        .output()
+        .expect("curl (apt-get install curl)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn curl_over_https_gets_the_api_with_the_clusters_certificate_and_refuses_it_without() {
+    let cluster = TestCluster::start_with(ClusterOptions {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let cert = tls().cert.display().to_string();
+    let job = cluster
+        .admin()
+        .create_job(&json!({"type": "command", "executable": "true", "schedule": "@hourly"}))
+        .await;
+
+    let (status, code, stderr) = curl(&cluster, &["--cacert", &cert], "/jobs");
+    assert_eq!(
+        (status, code.as_str()),
+        (0, "200"),
+        "curl --cacert: {stderr}"
+    );
+    let (status, code, stderr) = curl(
+        &cluster,
+        &["--cacert", &cert],
+        &format!("/jobs/{}", job["id"].as_str().expect("id")),
+    );
+    assert_eq!(
+        (status, code.as_str()),
+        (0, "200"),
+        "curl --cacert: {stderr}"
+    );
+
+    // Without the certificate, curl does not trust the server: no request is sent.
+    let (status, code, stderr) = curl(&cluster, &[], "/jobs");
+    assert_eq!(
+        status, 60,
+        "curl without --cacert exited {status} (HTTP {code}): {stderr}"
+    );
+    assert!(stderr.contains("certificate"), "{stderr}");
 }
