@@ -18,13 +18,15 @@ use std::time::{Duration, Instant};
 /// Revocation is bounded by time, not pushed: a token replaced (`POST /users/{name}/token`) or
 /// whose user was disabled (`DELETE /users/{name}`) is forgotten at once by the API server that
 /// forwarded the change, and stops working on every other API server within `FRESH` of the
-/// change's commit, when their entry must be verified against MySQL again. No ZooKeeper watch
-/// is needed for that, and nothing is lost if one is missed: the bound holds by construction.
+/// change's commit, when their entry must be verified against MySQL again. An entry's age
+/// counts from the moment its lookup was sent, so even a lookup that read the row just before
+/// the change committed is trusted no longer. No ZooKeeper watch is needed for that, and none
+/// can be missed: the bound holds by construction.
 ///
 /// One exception, for operators: while MySQL cannot be reached, `/readyz` (and only it) still
 /// accepts a token verified within `STALE` (a minute), so a known caller gets its report of what
 /// is down; without MySQL nothing can tell whether that token was revoked meanwhile, and the
-/// report is all it opens. Everything else needs MySQL anyway.
+/// report is all it opens: every other route takes a fresh entry or MySQL's word.
 #[derive(Default)]
 pub struct KnownTokens {
     entries: Mutex<HashMap<String, (User, Instant)>>,
@@ -46,7 +48,8 @@ impl KnownTokens {
             .map(|(user, _)| user.clone())
     }
 
-    fn put(&self, hash: String, user: User) {
+    /// Keeps `user` for `hash`, verified by a lookup sent at `asked`.
+    fn put(&self, hash: String, user: User, asked: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= Self::MAX {
             entries.retain(|_, (_, at)| at.elapsed() < Self::STALE);
@@ -54,7 +57,7 @@ impl KnownTokens {
                 entries.clear();
             }
         }
-        entries.insert(hash, (user, Instant::now()));
+        entries.insert(hash, (user, asked));
     }
 
     fn remove(&self, hash: &str) {
@@ -80,9 +83,10 @@ impl KnownTokens {
         if let Some(user) = self.get(&hash, Self::FRESH) {
             return Ok(user);
         }
+        let asked = Instant::now();
         match state.store.user_by_token_hash(&hash).await {
             Ok(Some(user)) => {
-                self.put(hash, user.clone());
+                self.put(hash, user.clone(), asked);
                 Ok(user)
             }
             Ok(None) => {
