@@ -53,6 +53,9 @@ pub struct UserState {
     /// The jobs a disable took off the schedule.
     #[serde(default)]
     pub jobs_finished: Vec<crate::job::JobId>,
+    /// How many running runs a disable asked to stop.
+    #[serde(default)]
+    pub runs_stopped: u64,
 }
 
 /// Body of every internal error answer.

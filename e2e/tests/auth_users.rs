@@ -1,6 +1,7 @@
 //! Tokens are replaced and users disabled, and either takes effect on every API server within
 //! the bound of their token caches (2 s): `POST /users/{name}/token` (the user itself or an
-//! admin) and `DELETE /users/{name}` (admins), whose user's jobs go off the schedule at once.
+//! admin) and `DELETE /users/{name}` (admins), whose user's jobs go off the schedule at once and
+//! whose runs under way are killed.
 
 use distcron_core::run::skip;
 use distcron_e2e::checks::{each_runs_after, every_second, every_second_jobs, id_of};
@@ -162,7 +163,7 @@ async fn a_replaced_token_stops_working_on_both_api_servers_within_two_seconds()
 }
 
 #[tokio::test]
-async fn a_disabled_user_loses_its_token_and_nothing_of_its_jobs_starts_any_more() {
+async fn a_disabled_user_loses_its_token_its_runs_are_killed_and_nothing_of_its_jobs_starts() {
     let cluster = TestCluster::start_with(ClusterOptions {
         workers: 2,
         ..Default::default()
@@ -172,17 +173,29 @@ async fn a_disabled_user_loses_its_token_and_nothing_of_its_jobs_starts_any_more
     let carol = cluster.user("carol", false).await;
     let dave = cluster.user("dave", true).await;
     let witness = cluster.witness("disable");
-    let mut jobs = every_second_jobs(&carol, &witness, "carol", 3).await;
-    jobs.sort();
+    let jobs = every_second_jobs(&carol, &witness, "carol", 3).await;
+    // And one run that would go on for ten minutes.
+    let long = id_of(
+        &carol
+            .create_job(&json!({
+                "type": "command",
+                "schedule": "@once",
+                "executable": format!("{}; exec sleep 600", witness.command("long")),
+            }))
+            .await,
+    );
     let kept = id_of(&admin.create_job(&every_second(&witness, "kept")).await);
-    each_runs_after(
+    let first = each_runs_after(
         &witness,
-        &jobs,
+        &[jobs.clone(), vec![long.clone()]].concat(),
         0.0,
         "carol's jobs to run",
         Duration::from_secs(30),
     )
     .await;
+    let long_pid = first[&long].pid;
+    let mut finished = [jobs.clone(), vec![long.clone()]].concat();
+    finished.sort();
 
     // Admins only, not oneself, not the bootstrap admin (the managers' file would undo it).
     let a = carol.delete("/users/carol").await;
@@ -203,13 +216,36 @@ async fn a_disabled_user_loses_its_token_and_nothing_of_its_jobs_starts_any_more
     let answered = epoch_now();
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["disabled"], true);
-    assert_eq!(a.body["jobs_finished"], json!(jobs), "{}", a.body);
+    assert_eq!(a.body["jobs_finished"], json!(finished), "{}", a.body);
+    assert!(a.body["runs_stopped"].as_u64() >= Some(1), "{}", a.body);
     refused_everywhere_within_the_bound(&cluster, &carol, disabled, "carol's token to be refused")
         .await;
-    for job in &jobs {
+    for job in &finished {
         let a = admin.get(&format!("/jobs/{job}")).await;
         assert_eq!(a.body["status"], "finished", "{job}: {}", a.body);
     }
+    // The run under way is killed by its worker (at its next lease renewal, a second here),
+    // its process gone.
+    let run = eventually(
+        "carol's long run to be killed",
+        Duration::from_secs(15),
+        || {
+            let admin = admin.clone();
+            let long = long.clone();
+            async move {
+                let runs = admin.get(&format!("/jobs/{long}/runs")).await.body;
+                let run = runs.as_array()?.first()?.clone();
+                (run["status"] == "killed").then_some(run)
+            }
+        },
+    )
+    .await;
+    // distcron_store::OWNER_DISABLED
+    assert_eq!(run["reason"], "killed: its owner was disabled", "{run}");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{long_pid}")).exists(),
+        "the killed run's process {long_pid} is still there"
+    );
 
     // Carol's jobs fired every second; the admin's job goes on. Once it has run three seconds
     // past the answer, carol's would have run three times each, had they not stopped.

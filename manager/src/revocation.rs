@@ -34,12 +34,13 @@ impl Leader {
             admin: user.is_admin,
             disabled_at: None,
             jobs_finished: Vec::new(),
+            runs_stopped: 0,
         })
     }
 
-    /// Disables `name`: its token stops authenticating and every job it owns is finished, its
-    /// task and assignment withdrawn, before the answer. Disabling a disabled user changes
-    /// nothing.
+    /// Disables `name`: its token stops authenticating, every job it owns is finished, its
+    /// task and assignment withdrawn, and its running runs are asked to stop, before the
+    /// answer. Disabling a disabled user changes nothing.
     pub async fn disable_user(
         &self,
         name: &UserName,
@@ -64,13 +65,20 @@ impl Leader {
             for id in &user.jobs_finished {
                 self.forget(id);
             }
-            tracing::info!(user = %name, actor = %actor, jobs_finished = user.jobs_finished.len(), "user disabled");
+            tracing::info!(
+                user = %name,
+                actor = %actor,
+                jobs_finished = user.jobs_finished.len(),
+                runs_stopped = user.runs_stopped,
+                "user disabled"
+            );
         }
         Ok(UserState {
             name: user.name,
             admin: user.is_admin,
             disabled_at: Some(user.disabled_at),
             jobs_finished: user.jobs_finished,
+            runs_stopped: user.runs_stopped,
         })
     }
 

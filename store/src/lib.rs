@@ -15,7 +15,7 @@ pub use audit::AuditRow;
 pub use error::{Result, StoreError};
 pub use jobs::{CreateOutcome, JobFilter, JobTx};
 pub use retries::{PendingRetry, RetryClaim, StaleRun};
-pub use revocation::DisabledUser;
+pub use revocation::{DisabledUser, OWNER_DISABLED};
 pub use runs::{Claimant, JobStatusChange, NewRun, Outcome, Output, RunEnd, Tick};
 pub use starts::StartCheck;
 pub use users::{User, hash_token};

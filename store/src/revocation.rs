@@ -1,5 +1,5 @@
 //! Taking access away: a user's token replaced by a new one, or the user disabled, with its
-//! jobs off the schedule. Users are never deleted, so their name and their run uid are never
+//! jobs off the schedule and its running runs stopped. Users are never deleted, so their name and their run uid are never
 //! given to anyone else.
 
 use crate::audit::{self, AuditEntry};
@@ -16,7 +16,12 @@ pub struct DisabledUser {
     pub disabled_at: DateTime<Utc>,
     /// The jobs this disable finished (none if the user was disabled already).
     pub jobs_finished: Vec<JobId>,
+    /// How many of its runs were running, and were asked to stop (`runs.stop_reason`).
+    pub runs_stopped: u64,
 }
+
+/// Why a disabled user's running runs are stopped: their `reason` once recorded `killed`.
+pub const OWNER_DISABLED: &str = "killed: its owner was disabled";
 
 #[derive(sqlx::FromRow)]
 struct LockedUser {
@@ -97,6 +102,7 @@ impl Store {
                     is_admin: user.is_admin,
                     disabled_at,
                     jobs_finished: Vec::new(),
+                    runs_stopped: 0,
                 },
                 None,
             )));
@@ -125,6 +131,18 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         finish_in(&mut tx, &jobs, now, actor, Some("the owner was disabled")).await?;
+        // Its runs under way (of these jobs, or of jobs deleted earlier whose runs go on) are
+        // asked to stop; each one's worker kills it at its next lease renewal. From the running
+        // runs (the status index), not from the user's jobs, whose past runs may be many.
+        let runs_stopped = sqlx::query(
+            "UPDATE runs r JOIN jobs j ON j.id = r.job_id SET r.stop_reason = ? \
+             WHERE r.status = 'running' AND j.owner = ? AND r.stop_reason IS NULL",
+        )
+        .bind(OWNER_DISABLED)
+        .bind(name.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         audit::record(
             &mut tx,
             AuditEntry {
@@ -133,7 +151,7 @@ impl Store {
                 action: "user.disable",
                 object_type: "user",
                 object_id: name.as_str(),
-                detail: serde_json::json!({ "jobs_finished": jobs.len() }),
+                detail: serde_json::json!({ "jobs_finished": jobs.len(), "runs_stopped": runs_stopped }),
             },
         )
         .await?;
@@ -143,6 +161,7 @@ impl Store {
                 is_admin: user.is_admin,
                 disabled_at: now,
                 jobs_finished: jobs.into_iter().map(|(id, _)| id).collect(),
+                runs_stopped,
             },
             Some(JobTx { tx }),
         )))

@@ -83,9 +83,9 @@ pub async fn rotate_token(
     ))
 }
 
-/// `DELETE /users/{name}`: admins only. The user's token stops working and its jobs go off the
-/// schedule, as `DELETE /jobs/{id}` takes one off; the user stays, disabled, with its name and
-/// run uid never given to anyone else.
+/// `DELETE /users/{name}`: admins only. The user's token stops working, its jobs go off the
+/// schedule, as `DELETE /jobs/{id}` takes one off, and its runs under way are killed by their
+/// workers; the user stays, disabled, with its name and run uid never given to anyone else.
 pub async fn disable_user(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -109,6 +109,7 @@ pub async fn disable_user(
         "disabled": true,
         "disabled_at": user.disabled_at,
         "jobs_finished": user.jobs_finished,
+        "runs_stopped": user.runs_stopped,
     })))
 }
 

@@ -40,6 +40,9 @@ pub enum Stop {
     Fenced,
     /// The worker is shutting down and the grace period is over.
     Shutdown,
+    /// Someone asked for the run to stop (`runs.stop_reason`, say its owner was disabled):
+    /// recorded `killed` with this reason.
+    Requested(String),
 }
 
 /// What the worker keeps of a run in flight.
@@ -423,6 +426,7 @@ impl Executor {
                 RunStatus::Interrupted,
                 Some("stopped: the worker shut down before the run ended".into()),
             ),
+            (Some(Ok(Stop::Requested(reason))), _) => (RunStatus::Killed, Some(reason)),
             (None, Err(e)) => (
                 RunStatus::Failed,
                 Some(format!("lost track of the process: {e}")),
