@@ -28,6 +28,9 @@ ADMIN_TOKEN_FILE=$STATE/admin.token
 INTERNAL_TOKEN_FILE=$STATE/internal.token
 ZK_SECRET_FILE=$STATE/zookeeper.secret
 MYSQL_DIR=$STATE/mariadb
+# SeaweedFS's identities and certificates (scripts/s3.sh), and the bucket.
+S3_SECRETS=$STATE/s3
+S3_BUCKET=${DISTCRON_S3__BUCKET:-distcron}
 # Each process's secrets, in a settings file of its own (mode 600; see write_config).
 CONFIG_DIR=$STATE/config
 HAPROXY_CFG=$DISTCRON_ROOT/haproxy/haproxy.cfg
@@ -57,7 +60,7 @@ listen_of() {
     worker-3) echo "$DISTCRON_WORKER_3" ;;
     haproxy) echo "$DISTCRON_HAPROXY_BIND" ;;
     zookeeper) echo "127.0.0.1:$DISTCRON_ZK_PORT" ;;
-    s3) echo "127.0.0.1:$DISTCRON_S3_PORT" ;;
+    s3) echo "$(s3_ip "$DISTCRON_S3_PORT"):$DISTCRON_S3_PORT" ;;
     mysql) echo "127.0.0.1:$DISTCRON_MYSQL_PORT" ;;
     esac
 }
@@ -80,8 +83,8 @@ distcron_env() {
         "RUST_LOG=${RUST_LOG:-info}"
     )
     S3_ENV=(
-        "DISTCRON_S3__ENDPOINT=http://127.0.0.1:$DISTCRON_S3_PORT"
-        "DISTCRON_S3__BUCKET=${DISTCRON_S3__BUCKET:-distcron}"
+        "DISTCRON_S3__ENDPOINT=$(s3_endpoint "$DISTCRON_S3_PORT")"
+        "DISTCRON_S3__BUCKET=$S3_BUCKET"
     )
 }
 
@@ -130,10 +133,14 @@ write_config() {
             echo "[mysql]"
             echo "url = \"$(mysql_url_of "$name")\""
             case "$name" in
-            api-* | worker-*)
+            api-* | worker-* | manager-*)
+                # Each role's own S3 identity: API servers read and write, workers only read,
+                # managers list, read and delete (the sweep of unused blobs).
+                local access secret
+                read -r access secret <<<"$(s3_keys "$S3_SECRETS" "${name%%-*}")"
                 echo "[s3]"
-                echo "access_key_id = \"${DISTCRON_S3__ACCESS_KEY_ID:-distcron}\""
-                echo "secret_access_key = \"${DISTCRON_S3__SECRET_ACCESS_KEY:-distcron-secret}\""
+                echo "access_key_id = \"$access\""
+                echo "secret_access_key = \"$secret\""
                 ;;
             esac
         } >"$file.tmp"
@@ -228,8 +235,9 @@ cmd_up() {
 
     # Start the infrastructure first, so it boots while the binaries build.
     start_zookeeper zookeeper "$DISTCRON_ZK_PORT" "$STATE/zookeeper"
+    ensure_s3_secrets "$S3_SECRETS" "$S3_BUCKET"
     start_weed s3 "$STATE/seaweedfs" "$DISTCRON_S3_PORT" "$DISTCRON_WEED_MASTER_PORT" \
-        "$DISTCRON_WEED_VOLUME_PORT" "$DISTCRON_WEED_FILER_PORT"
+        "$DISTCRON_WEED_VOLUME_PORT" "$DISTCRON_WEED_FILER_PORT" "$S3_SECRETS"
     start_mariadb mysql "$DISTCRON_MYSQL_PORT" "$MYSQL_DIR"
 
     build_binaries
@@ -239,8 +247,9 @@ cmd_up() {
     worker=$(require_binary distcron-worker)
 
     wait_for zookeeper "imok from 127.0.0.1:$DISTCRON_ZK_PORT" 60 zk_ok 127.0.0.1 "$DISTCRON_ZK_PORT"
-    wait_for s3 "S3 at 127.0.0.1:$DISTCRON_S3_PORT" 90 weed_ok "$DISTCRON_S3_PORT" \
-        "$DISTCRON_WEED_MASTER_PORT" "$DISTCRON_WEED_VOLUME_PORT"
+    wait_for s3 "S3 at $(s3_endpoint "$DISTCRON_S3_PORT")" 90 weed_ok "$DISTCRON_S3_PORT" \
+        "$DISTCRON_WEED_MASTER_PORT" "$DISTCRON_WEED_VOLUME_PORT" "$S3_SECRETS"
+    ensure_s3_bucket "$DISTCRON_S3_PORT" "$S3_SECRETS" "$S3_BUCKET"
     wait_mysql mysql "$DISTCRON_MYSQL_PORT" "$MYSQL_DIR"
 
     distcron_env
@@ -257,7 +266,7 @@ cmd_up() {
         restart_if_outdated "$name" "$manager"
         addr=$(listen_of "$name")
         running "$name" || require_port_free "$name" "$(host_of "$addr")" "$(port_of "$addr")"
-        start_bg "$name" env "${DISTCRON_ENV[@]}" "$(write_config "$name")" \
+        start_bg "$name" env "${DISTCRON_ENV[@]}" "${S3_ENV[@]}" "$(write_config "$name")" \
             "DISTCRON_LISTEN=$addr" "DISTCRON_MANAGER_ID=$name" \
             "DISTCRON_BOOTSTRAP_ADMIN_TOKEN_FILE=$ADMIN_TOKEN_FILE" \
             "$manager"
@@ -433,7 +442,7 @@ cmd_down() {
     stop_all 20 "${MANAGERS[@]}"
     stop_all "$WEED_STOP_TIMEOUT" s3 zookeeper mysql
     sweep_strays
-    weed_cleanup_sockets "$DISTCRON_S3_PORT" "$DISTCRON_WEED_MASTER_PORT" "$DISTCRON_WEED_VOLUME_PORT" "$DISTCRON_WEED_FILER_PORT"
+    running s3 || remove_s3_netns "$DISTCRON_S3_PORT"
     say "The local cluster is stopped (data kept in $STATE)"
 }
 
@@ -471,7 +480,7 @@ cmd_status() {
         fi
         case "$name" in
         zookeeper) zk_ok 127.0.0.1 "$DISTCRON_ZK_PORT" && check=imok || check=- ;;
-        s3) check=$(http_code "http://$addr/") ;;
+        s3) check=$(s3_admin_curl "$DISTCRON_S3_PORT" "$S3_SECRETS" /) ;;
         mysql)
             if mysql_ok 127.0.0.1 "$DISTCRON_MYSQL_PORT"; then
                 check=answers

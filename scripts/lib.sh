@@ -3,7 +3,7 @@
 #
 # What is here: messages, installing what is missing (Debian packages, SeaweedFS in a
 # virtualenv), background processes with pid files, polling with deadlines, and starting and
-# stopping the infrastructure services (ZooKeeper, SeaweedFS, MariaDB).
+# stopping the infrastructure services (ZooKeeper, MariaDB; SeaweedFS in s3.sh).
 #
 # Every process we start runs in its own session (setsid), so its pid is also its process
 # group id, and carries OWNED_BY_DISTCRON_SCRIPTS=<run dir>/<name> in its environment (a name
@@ -156,14 +156,6 @@ mysql_ok() {
     admin=$(command -v mariadb-admin || command -v mysqladmin) || return 0
     out=$("$admin" --protocol=tcp -h "$1" -P "$2" -u root --connect-timeout=2 ping 2>&1) && return 0
     [[ "$out" == *"is alive"* || "$out" == *1045* || "$out" == *1130* || "$out" == *"Access denied"* || "$out" == *"not allowed to connect"* ]]
-}
-
-# weed_ok S3_PORT MASTER_PORT VOLUME_PORT: the S3 gateway lists buckets and the master and
-# the volume server are up (until the volume server has registered, objects cannot be read).
-weed_ok() {
-    [[ "$(http_code "http://127.0.0.1:$1/")" == 200 ]] &&
-        http_ok "http://127.0.0.1:$2/cluster/healthz" &&
-        http_ok "http://127.0.0.1:$3/healthz"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -418,58 +410,6 @@ CFG
         SERVER_JVMFLAGS="$jvm" "$DISTCRON_ZK_HOME/bin/zkServer.sh" start-foreground "$dir/zoo.cfg"
 }
 
-# The gRPC port of a SeaweedFS service on PORT: PORT - 5000. SeaweedFS's own default, PORT +
-# 10000, lands in the kernel's ephemeral range (32768-60999), where any client connection of
-# the machine may hold it at the moment SeaweedFS starts.
-weed_grpc_port() { echo $(($1 - 5000)); }
-
-# start_weed NAME DIR S3_PORT MASTER_PORT VOLUME_PORT FILER_PORT: SeaweedFS (master, volume,
-# filer and S3 gateway in one process) on 127.0.0.1, state in DIR, gRPC ports from
-# weed_grpc_port. The S3 gateway accepts any credentials (no identities configured).
-start_weed() {
-    local name=$1 dir=$2 s3=$3 master=$4 volume=$5 filer=$6 p
-    already_running "$name" && return 0
-    for p in "$s3" "$master" "$volume" "$filer"; do
-        require_port_free "$name" 127.0.0.1 "$p"
-        require_port_free "$name" 127.0.0.1 "$(weed_grpc_port "$p")"
-    done
-    mkdir -p "$dir"
-    # SeaweedFS's files are the uploaded scripts and binaries: root's alone.
-    chmod 700 "$dir"
-    # -master.electionTimeout=1s: a restarted single master elects itself in a second (10 s
-    #   by default, during which nothing can be read).
-    # -volume.preStopSeconds=0: no 10 s pause before the volume server stops.
-    # -s3.port.iceberg=0 -s3.port.lance=0: these listen on fixed ports by default, which
-    #   would collide between the cluster's and the tests' SeaweedFS.
-    # -master.telemetry=false: no reporting home.
-    # -logtostderr: to our log only (else glog also writes files into /tmp).
-    start_bg "$name" "$DISTCRON_VENV/bin/weed" -logtostderr server -dir="$dir" \
-        -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-        -master.port="$master" -master.port.grpc="$(weed_grpc_port "$master")" \
-        -master.electionTimeout=1s -master.telemetry=false -master.volumeSizeLimitMB=1024 \
-        -volume.port="$volume" -volume.port.grpc="$(weed_grpc_port "$volume")" \
-        -volume.preStopSeconds=0 \
-        -filer.port="$filer" -filer.port.grpc="$(weed_grpc_port "$filer")" \
-        -s3 -s3.port="$s3" -s3.port.grpc="$(weed_grpc_port "$s3")" \
-        -s3.port.iceberg=0 -s3.port.lance=0
-}
-
-# SeaweedFS needs about 15 s to stop on SIGTERM (its filer waits for streams to end).
-# shellcheck disable=SC2034 # used by the scripts that source this one
-WEED_STOP_TIMEOUT=${DISTCRON_WEED_STOP_TIMEOUT:-30}
-
-# Removes the unix sockets SeaweedFS leaves in /tmp for the given ports, once it has stopped.
-weed_cleanup_sockets() {
-    local p
-    for p in "$@"; do
-        local g
-        g=$(weed_grpc_port "$p")
-        rm -f "/tmp/seaweedfs-s3-$p.sock" "/tmp/seaweedfs-filer-$p.sock" \
-            "/tmp/seaweedfs-s3-grpc-$g.sock" "/tmp/seaweedfs-filer-grpc-$g.sock" \
-            "/tmp/seaweedfs-master-grpc-$g.sock" "/tmp/seaweedfs-volume-grpc-$g.sock"
-    done
-}
-
 # start_mariadb NAME PORT DIR: a MariaDB server of distcron's own on 127.0.0.1:PORT, data in
 # DIR/data (mode 700), installing Debian's mariadb-server if it is missing. It has no account
 # without a password: root's is generated once into DIR/root.password (mode 600) and set by an
@@ -590,3 +530,6 @@ require_binary() {
     [[ -x "$dir/$1" ]] || die "binary $dir/$1 not found: the build failed?"
     echo "$dir/$1"
 }
+
+# shellcheck source=scripts/s3.sh
+source "$DISTCRON_ROOT/scripts/s3.sh"

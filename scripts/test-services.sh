@@ -25,6 +25,9 @@ PORTS_FILE=$STATE/ports
 PORT_VARS=(DISTCRON_TEST_ZK_PORT DISTCRON_TEST_S3_PORT DISTCRON_TEST_WEED_MASTER_PORT
     DISTCRON_TEST_WEED_VOLUME_PORT DISTCRON_TEST_WEED_FILER_PORT DISTCRON_TEST_MYSQL_PORT)
 MYSQL_DIR=$STATE/mariadb
+# SeaweedFS's identities and certificates (scripts/s3.sh), and the tests' bucket.
+S3_SECRETS=$STATE/s3
+TEST_BUCKET=distcron-test
 
 # load_ports: the ports `start` chose (the configured ones, unless it had to pick others).
 load_ports() {
@@ -35,7 +38,8 @@ load_ports() {
 # port_taken PORT: something listens on PORT or, for SeaweedFS's gRPC twin, on
 # weed_grpc_port PORT.
 port_taken() {
-    tcp_open 127.0.0.1 "$1" || tcp_open 127.0.0.1 "$(weed_grpc_port "$1")"
+    tcp_open 127.0.0.1 "$1" || tcp_open 127.0.0.1 "$(weed_grpc_port "$1")" ||
+        [[ -n "$(ip netns pids "$(s3_netns "$1")" 2>/dev/null)" ]]
 }
 
 # choose_ports: keep the configured ports where they are free; where another process (another
@@ -80,16 +84,18 @@ cmd_start() {
         choose_ports
     fi
     start_zookeeper zookeeper "$DISTCRON_TEST_ZK_PORT" "$STATE/zookeeper"
+    ensure_s3_secrets "$S3_SECRETS" "$TEST_BUCKET"
     start_weed s3 "$STATE/seaweedfs" "$DISTCRON_TEST_S3_PORT" "$DISTCRON_TEST_WEED_MASTER_PORT" \
-        "$DISTCRON_TEST_WEED_VOLUME_PORT" "$DISTCRON_TEST_WEED_FILER_PORT"
+        "$DISTCRON_TEST_WEED_VOLUME_PORT" "$DISTCRON_TEST_WEED_FILER_PORT" "$S3_SECRETS"
     start_mariadb mysql "$DISTCRON_TEST_MYSQL_PORT" "$MYSQL_DIR"
 }
 
 cmd_wait() {
     load_ports
     wait_for zookeeper "imok from 127.0.0.1:$DISTCRON_TEST_ZK_PORT" 60 zk_ok 127.0.0.1 "$DISTCRON_TEST_ZK_PORT"
-    wait_for s3 "S3 at 127.0.0.1:$DISTCRON_TEST_S3_PORT" 90 weed_ok "$DISTCRON_TEST_S3_PORT" \
-        "$DISTCRON_TEST_WEED_MASTER_PORT" "$DISTCRON_TEST_WEED_VOLUME_PORT"
+    wait_for s3 "S3 at $(s3_endpoint "$DISTCRON_TEST_S3_PORT")" 90 weed_ok "$DISTCRON_TEST_S3_PORT" \
+        "$DISTCRON_TEST_WEED_MASTER_PORT" "$DISTCRON_TEST_WEED_VOLUME_PORT" "$S3_SECRETS"
+    ensure_s3_bucket "$DISTCRON_TEST_S3_PORT" "$S3_SECRETS" "$TEST_BUCKET"
     wait_mysql mysql "$DISTCRON_TEST_MYSQL_PORT" "$MYSQL_DIR"
 }
 
@@ -112,10 +118,9 @@ cmd_down() {
     if (($# == 0)); then
         sweep_strays
     fi
-    # SeaweedFS's unix sockets in /tmp, once it is stopped (never while it runs: it needs them).
+    # SeaweedFS's network namespace, once it is stopped.
     if [[ " ${names[*]} " == *" s3 "* ]] && ! running s3; then
-        weed_cleanup_sockets "$DISTCRON_TEST_S3_PORT" "$DISTCRON_TEST_WEED_MASTER_PORT" \
-            "$DISTCRON_TEST_WEED_VOLUME_PORT" "$DISTCRON_TEST_WEED_FILER_PORT"
+        remove_s3_netns "$DISTCRON_TEST_S3_PORT"
     fi
     if ((${#STOPPED[@]})); then
         say "Stopped the test services: ${STOPPED[*]}"
@@ -139,7 +144,9 @@ cmd_env() {
     printf 'export %s=%q\n' \
         DISTCRON_TEST_ZK "127.0.0.1:$DISTCRON_TEST_ZK_PORT" \
         DISTCRON_TEST_ZK_HOME "$DISTCRON_ZK_HOME" \
-        DISTCRON_TEST_S3 "http://127.0.0.1:$DISTCRON_TEST_S3_PORT" \
+        DISTCRON_TEST_S3 "$(s3_endpoint "$DISTCRON_TEST_S3_PORT")" \
+        DISTCRON_TEST_S3_KEYS "$S3_SECRETS" \
+        DISTCRON_TEST_WEED_PORTS "$DISTCRON_TEST_WEED_MASTER_PORT $DISTCRON_TEST_WEED_VOLUME_PORT $DISTCRON_TEST_WEED_FILER_PORT" \
         DISTCRON_TEST_WEED "$DISTCRON_VENV/bin/weed" \
         DISTCRON_TEST_MYSQL "$(mysql_admin_url "$DISTCRON_TEST_MYSQL_PORT" "$MYSQL_DIR")" \
         DISTCRON_TEST_HAPROXY "$haproxy" \

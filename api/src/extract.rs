@@ -26,9 +26,22 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 "the request body is empty; expected a JSON object",
             ));
         }
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
-            ApiError::bad_request("invalid_json", format!("invalid request body: {e}"))
-        })
+        // The error names the field at fault (`memory_mb: invalid type ...`).
+        let bad = |what: String| {
+            ApiError::bad_request("invalid_json", format!("invalid request body: {what}"))
+        };
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let e = e.into_inner();
+            bad(if path == "." {
+                e.to_string()
+            } else {
+                format!("{path}: {e}")
+            })
+        })?;
+        de.end().map_err(|e| bad(e.to_string()))?;
+        Ok(JsonBody(value))
     }
 }
 

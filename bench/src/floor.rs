@@ -93,7 +93,7 @@ pub fn run(n: usize, dir: &Path) -> anyhow::Result<Floor> {
             env: &env,
             cwd: &cwd,
             user,
-            cgroup_procs: None,
+            cgroup_procs: &[],
             stdin: devnull.as_fd(),
             stdout: devnull.as_fd(),
             stderr: devnull.as_fd(),

@@ -48,6 +48,8 @@ pub enum JobError {
     BadRetries,
     #[error("retry_backoff_seconds must be between 1 and {MAX_RETRY_BACKOFF_SECONDS}")]
     BadRetryBackoff,
+    #[error(transparent)]
+    BadResources(#[from] crate::resources::OutOfBounds),
 }
 
 /// A job's identity: a UUIDv7, so ids sort by creation time (the API pages by id).
@@ -345,6 +347,9 @@ pub struct JobSpec {
     pub run_as: Option<String>,
     #[serde(flatten, default)]
     pub options: JobOptions,
+    /// What one run may use; unnamed values get the worker's defaults.
+    #[serde(flatten, default)]
+    pub resources: crate::resources::Resources,
 }
 
 impl JobSpec {
@@ -386,6 +391,7 @@ impl JobSpec {
         if !(1..=MAX_RETRY_BACKOFF_SECONDS).contains(&self.options.retry_backoff_seconds) {
             return Err(JobError::BadRetryBackoff);
         }
+        self.resources.validate()?;
         if let Some(user) = &self.run_as {
             if !is_unix_user_name(user) {
                 return Err(JobError::BadRunAs(user.clone()));
@@ -449,6 +455,7 @@ mod tests {
             privileged: false,
             run_as: None,
             options: JobOptions::default(),
+            resources: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod internal;
 pub mod job;
 pub mod layout;
 pub mod payload;
+pub mod resources;
 pub mod run;
 pub mod schedule;
 pub mod secret;
@@ -15,6 +16,7 @@ pub mod uids;
 pub use job::{
     Concurrency, Job, JobId, JobOptions, JobSpec, JobStatus, JobType, Misfire, UserName,
 };
+pub use resources::{Resource, Resources};
 pub use run::{Run, RunId, RunStatus};
 pub use schedule::{CronField, Schedule, ScheduleError, TimeZone};
 pub use uids::UidRange;

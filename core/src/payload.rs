@@ -65,6 +65,10 @@ pub struct WorkerRegistration {
     pub addr: Option<String>,
     /// How many jobs it is willing to own; the manager balances by count within this.
     pub capacity: u32,
+    /// The most it grants one run; a value it does not enforce is absent, and a job that
+    /// names it is not placed here.
+    #[serde(default)]
+    pub ceilings: crate::resources::Resources,
     /// Unique per process start: tells a restarted worker from its previous life.
     pub incarnation: Uuid,
     pub started_at: DateTime<Utc>,

@@ -80,6 +80,8 @@ pub struct TestCluster {
     mysql_urls: BTreeMap<&'static str, String>,
     common_env: Vec<(String, String)>,
     s3_env: Vec<(String, String)>,
+    /// The uids this cluster's runs get, apart from every other live cluster's.
+    pub run_uids: crate::uids::UidBlock,
 }
 
 /// A file only its owner may read.
@@ -94,6 +96,16 @@ pub(crate) fn write_secret(path: &std::path::Path, content: &str) {
         .open(path)
         .and_then(|mut f| f.write_all(content.as_bytes()))
         .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
+
+/// The settings giving a role its own S3 identity: API servers read and write the bucket,
+/// workers only read it, managers list, read and delete.
+fn s3_keys_env(role: &str) -> Vec<(String, String)> {
+    let (access, secret) = infra().s3_keys(role);
+    vec![
+        ("DISTCRON_S3__ACCESS_KEY_ID".into(), access),
+        ("DISTCRON_S3__SECRET_ACCESS_KEY".into(), secret),
+    ]
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -114,6 +126,12 @@ impl TestCluster {
         let name = unique_name();
         let dir = infra.log_dir.join(&name);
         std::fs::create_dir_all(&dir).expect("cluster dir");
+        {
+            // Its logs and secrets are root's; runs pass through only to what is theirs.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))
+                .expect("cluster dir permissions");
+        }
         let mysql_server = options.mysql.clone().unwrap_or_else(|| infra.mysql.clone());
         let zk_servers = options
             .zookeeper
@@ -165,6 +183,7 @@ impl TestCluster {
             mysql_urls: BTreeMap::new(),
             common_env,
             s3_env: s3_env.clone(),
+            run_uids: crate::uids::UidBlock::take(),
         };
 
         // The database and the roles' accounts, as an operator would prepare them: with the
@@ -215,7 +234,10 @@ impl TestCluster {
                     token_file.display().to_string(),
                 ),
                 internal_token.clone(),
+                cluster.run_uids_env(),
             ];
+            env.extend(s3_env.iter().cloned());
+            env.extend(s3_keys_env("manager"));
             env.extend(options.manager_env.iter().cloned());
             cluster.add("distcron-manager", &name, port, env);
         }
@@ -227,6 +249,7 @@ impl TestCluster {
                 internal_token.clone(),
             ];
             env.extend(s3_env.iter().cloned());
+            env.extend(s3_keys_env("api"));
             env.extend(options.api_env.iter().cloned());
             cluster.add("distcron-api", &name, port, env);
         }
@@ -300,6 +323,10 @@ impl TestCluster {
         )
     }
 
+    fn run_uids_env(&self) -> (String, String) {
+        ("DISTCRON_RUN_UIDS".into(), self.run_uids.range.to_string())
+    }
+
     fn add(&mut self, bin: &str, name: &str, port: u16, mut env: Vec<(String, String)>) {
         // Each role logs in to MySQL with its own account.
         let role = bin.trim_start_matches("distcron-");
@@ -337,8 +364,10 @@ impl TestCluster {
             ("DISTCRON_LISTEN".into(), format!("127.0.0.1:{port}")),
             ("DISTCRON_WORKER_ID".into(), name.clone()),
             ("DISTCRON_WORK_DIR".into(), work_dir.display().to_string()),
+            self.run_uids_env(),
         ];
         env.extend(self.s3_env.iter().cloned());
+        env.extend(s3_keys_env("worker"));
         env.extend(self.options.worker_env.iter().cloned());
         env.extend(extra_env);
         self.add("distcron-worker", &name, port, env);
@@ -562,12 +591,16 @@ impl TestCluster {
         crate::Witness::new(&self.shared_dir(), name)
     }
 
-    /// The S3 store the cluster uses, for checking and tampering with uploads.
+    /// The S3 store the cluster uses, for checking and tampering with uploads (with the admin
+    /// identity's keys).
     pub async fn blobs(&self) -> distcron_blob::BlobStore {
+        let (access, secret) = infra().s3_keys("admin");
         let settings = distcron_blob::S3Settings {
             endpoint: Some(self.s3_endpoint.clone()),
             bucket: TEST_BUCKET.into(),
             prefix: self.s3_prefix.clone(),
+            access_key_id: Some(access.into()),
+            secret_access_key: Some(secret.into()),
             ..Default::default()
         };
         distcron_blob::BlobStore::new(&settings).await

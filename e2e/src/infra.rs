@@ -10,6 +10,9 @@ pub struct Infra {
     pub zk: String,
     /// S3 endpoint URL.
     pub s3: String,
+    /// Where the S3 identities' keys are (`<who>.keys`: `ACCESS_KEY SECRET`; who: api, worker,
+    /// admin), scripts/s3.sh `ensure_s3_secrets`.
+    pub s3_keys: PathBuf,
     /// MySQL server URL without a database, e.g. `mysql://root@127.0.0.1:3306`.
     pub mysql: String,
     pub haproxy: PathBuf,
@@ -49,6 +52,7 @@ pub fn infra() -> &'static Infra {
         Infra {
             zk: var("DISTCRON_TEST_ZK"),
             s3: var("DISTCRON_TEST_S3"),
+            s3_keys: PathBuf::from(var("DISTCRON_TEST_S3_KEYS")),
             mysql: var("DISTCRON_TEST_MYSQL").trim_end_matches('/').to_string(),
             haproxy: PathBuf::from(var("DISTCRON_TEST_HAPROXY")),
             haproxy_cfg: PathBuf::from(var("DISTCRON_TEST_HAPROXY_CFG")),
@@ -60,4 +64,18 @@ pub fn infra() -> &'static Infra {
             log_dir,
         }
     })
+}
+
+impl Infra {
+    /// The access key and secret of S3 identity `who` (api, worker or admin).
+    pub fn s3_keys(&self, who: &str) -> (String, String) {
+        let path = self.s3_keys.join(format!("{who}.keys"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let (access, secret) = text
+            .trim()
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{} is not `ACCESS_KEY SECRET`", path.display()));
+        (access.to_string(), secret.to_string())
+    }
 }

@@ -15,6 +15,7 @@ pub mod mysql;
 pub mod partition;
 pub mod process;
 pub mod s3;
+pub mod uids;
 pub mod zookeeper;
 
 pub use client::ApiClient;

@@ -38,9 +38,12 @@ impl Proc {
     }
 
     fn start(&mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Logs are root's alone, as the scripts make them: runs must not read them.
         let log = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&self.spec.log)
             .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.spec.log.display()));
         let err = log.try_clone().expect("dup log file");

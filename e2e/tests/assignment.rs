@@ -25,6 +25,7 @@ async fn register(cluster: &TestCluster, id: &str) -> Client {
         host: "test".into(),
         addr: None,
         capacity: 1000,
+        ceilings: Default::default(),
         incarnation: uuid::Uuid::new_v4(),
         started_at: Utc::now(),
     };

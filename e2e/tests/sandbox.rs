@@ -82,9 +82,10 @@ kill -9 -1
     assert_ne!(bob_uid, 0, "{run}");
     assert_ne!(alice_uid, 0);
     assert_ne!(bob_uid, alice_uid, "two owners share a uid");
+    let range = cluster.run_uids.range;
     assert!(
-        (200_000..300_000).contains(&bob_uid) && (200_000..300_000).contains(&alice_uid),
-        "uids from the run_uids range: {alice_uid}, {bob_uid}"
+        range.contains(bob_uid) && range.contains(alice_uid),
+        "uids from the run_uids range {range}: {alice_uid}, {bob_uid}"
     );
     assert_eq!(r["gid"], bob_uid.to_string(), "{run}");
     assert_eq!(

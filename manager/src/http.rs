@@ -3,8 +3,9 @@
 
 use crate::leader::{Leader, LeaderSlot};
 use crate::writes::WriteError;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -42,7 +43,21 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/users", post(create_user))
         .route("/internal/users/{name}/token", post(rotate_token))
         .route("/internal/users/{name}/disable", post(disable_user))
+        // The token is checked before anything else, the body included: a caller without it
+        // learns nothing, not even whether its body would have been accepted.
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
+}
+
+async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, InternalError> {
+    if request.uri().path().starts_with("/internal/") {
+        authorize(&state, request.headers())?;
+    }
+    Ok(next.run(request).await)
 }
 
 /// The one place where internal errors become HTTP answers.
@@ -133,10 +148,8 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
 
 async fn create_job(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Json(req): Json<CreateJob>,
 ) -> Result<Response, InternalError> {
-    authorize(&state, &headers)?;
     let leader = leader(&state)?;
     req.job
         .spec
@@ -158,11 +171,9 @@ async fn create_job(
 
 async fn finish_job(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Json(req): Json<FinishJob>,
 ) -> Result<Response, InternalError> {
-    authorize(&state, &headers)?;
     let leader = leader(&state)?;
     let id: JobId = id
         .parse()
@@ -173,10 +184,8 @@ async fn finish_job(
 
 async fn create_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Json(req): Json<CreateUser>,
 ) -> Result<Response, InternalError> {
-    authorize(&state, &headers)?;
     let leader = leader(&state)?;
     let user = leader
         .create_user(&req.name, req.admin, &req.token_sha256, &req.actor)

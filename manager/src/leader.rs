@@ -31,6 +31,8 @@ pub struct Leader {
     /// manager has one: its token is not rotated, nor the user disabled, through the API,
     /// since the next leader would undo either.
     pub(crate) bootstrap_admin: Option<UserName>,
+    /// Where uploads are: a new job's must be there (see `sweep`).
+    pub(crate) blobs: distcron_blob::BlobStore,
 }
 
 impl Leader {
@@ -123,6 +125,8 @@ pub struct Election {
     pub run_lease: Duration,
     pub run_uids: UidRange,
     pub bootstrap_admin_token_file: Option<PathBuf>,
+    pub blob_sweep: Option<crate::sweep::BlobSweep>,
+    pub blobs: distcron_blob::BlobStore,
 }
 
 impl Election {
@@ -163,6 +167,7 @@ impl Election {
                 .bootstrap_admin_token_file
                 .as_ref()
                 .map(|_| bootstrap_admin_name()),
+            blobs: self.blobs.clone(),
         });
         tracing::info!(manager = %self.info.manager_id, lock = leader.lock.lock_path(), "became the leader");
         loop {
@@ -250,10 +255,17 @@ impl Election {
             }
         };
         let reaper = crate::reaper::reap(leader, self.run_lease);
+        let sweep = async {
+            match &self.blob_sweep {
+                Some(s) => crate::sweep::sweep(leader, s).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = watch => r,
             r = reconcile => r,
             r = reaper => r,
+            r = sweep => r,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod reaper;
 pub mod reconcile;
 pub mod revocation;
 pub mod settings;
+pub mod sweep;
 pub mod writes;
 
 pub use settings::Settings;
@@ -68,6 +69,12 @@ impl Manager {
             .advertise_url
             .clone()
             .unwrap_or_else(|| format!("http://{local_addr}"));
+        let blobs = distcron_blob::BlobStore::new(&settings.s3).await;
+        let blob_sweep = settings.blob_sweep.then(|| sweep::BlobSweep {
+            blobs: blobs.clone(),
+            interval: Duration::from_millis(settings.blob_sweep_interval_ms),
+            grace: Duration::from_millis(settings.blob_grace_ms),
+        });
         let election = Election {
             zookeeper: settings.zookeeper.clone(),
             info: LeaderInfo {
@@ -80,6 +87,8 @@ impl Manager {
             run_lease: Duration::from_millis(settings.run_lease_ms),
             run_uids: settings.run_uids,
             bootstrap_admin_token_file: settings.bootstrap_admin_token_file.clone(),
+            blob_sweep,
+            blobs,
         };
         let app = http::router(http::AppState::new(
             slot.clone(),

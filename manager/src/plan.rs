@@ -5,8 +5,8 @@
 //! may be mid-run); a job moves only away from a worker whose registration is gone, which
 //! ZooKeeper deletes only once that worker's session has expired.
 
-use distcron_core::JobId;
 use distcron_core::payload::{self, Assignment, JobTask};
+use distcron_core::{JobId, Resources};
 use std::collections::BTreeMap;
 
 /// What ZooKeeper holds now.
@@ -18,6 +18,8 @@ pub struct Observed {
     pub assignments: BTreeMap<String, BTreeMap<JobId, u64>>,
     /// Registered workers and their capacity.
     pub live: BTreeMap<String, u32>,
+    /// What each registered worker grants one run at most (absent: nothing enforced).
+    pub ceilings: BTreeMap<String, Resources>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,17 +63,25 @@ pub struct Placement {
     /// Live workers and how many jobs each owns.
     pub load: BTreeMap<String, usize>,
     pub capacity: BTreeMap<String, u32>,
+    pub ceilings: BTreeMap<String, Resources>,
 }
 
 impl Placement {
-    /// The live worker with the fewest jobs and room for one more (ties by id, for
-    /// determinism); counts the job against it.
-    pub fn place(&mut self, job: JobId) -> Option<String> {
+    /// The live worker with the fewest jobs, room for one more and ceilings that cover what
+    /// the job's runs need (ties by id, for determinism); counts the job against it.
+    pub fn place(&mut self, job: JobId, needs: &Resources) -> Option<String> {
+        let none = Resources::default();
         let worker = self
             .load
             .iter()
             .filter(|(w, n)| {
                 (**n as u64) < u64::from(self.capacity.get(*w).copied().unwrap_or(u32::MAX))
+            })
+            .filter(|(w, _)| {
+                needs.is_empty()
+                    || needs
+                        .exceeds(self.ceilings.get(*w).unwrap_or(&none))
+                        .is_none()
             })
             .min_by_key(|(w, n)| (**n, (*w).clone()))
             .map(|(w, _)| w.clone())?;
@@ -142,6 +152,7 @@ pub fn plan(desired: &BTreeMap<JobId, JobTask>, observed: &Observed) -> (Vec<Op>
 
     let mut placement = Placement {
         capacity: observed.live.clone(),
+        ceilings: observed.ceilings.clone(),
         load: observed.live.keys().map(|w| (w.clone(), 0)).collect(),
         ..Placement::default()
     };
@@ -177,9 +188,13 @@ pub fn plan(desired: &BTreeMap<JobId, JobTask>, observed: &Observed) -> (Vec<Op>
         }
     }
     for (job, version, dead) in homeless {
-        // With no live worker that has room, any dead owner's claim stays in place; the job
-        // moves as soon as a worker registers.
-        if let Some(worker) = placement.place(job) {
+        // With no live worker that has room (and grants what its runs need), any dead owner's
+        // claim stays in place; the job moves as soon as such a worker registers.
+        let needs = desired
+            .get(&job)
+            .map(|t| t.spec.resources)
+            .unwrap_or_default();
+        if let Some(worker) = placement.place(job, &needs) {
             let mut dead = dead.into_iter();
             assigns.push(Op::Assign {
                 worker,
@@ -254,6 +269,7 @@ mod tests {
                 privileged: false,
                 run_as: None,
                 options: Default::default(),
+                resources: Default::default(),
             },
         }
     }
@@ -510,5 +526,40 @@ mod tests {
         let (_, placement) = plan(&want, &observed);
         assert_eq!(placement.load["small"], 1);
         assert_eq!(placement.load["big"], 4);
+    }
+
+    #[test]
+    fn a_job_goes_only_to_a_worker_whose_ceilings_cover_what_it_names() {
+        let needs = |mb: u32| Resources {
+            memory_mb: Some(mb),
+            ..Default::default()
+        };
+        let mut want = desired(4);
+        for t in want.values_mut() {
+            t.spec.resources = needs(1024);
+        }
+        let plain = task(1);
+        want.insert(plain.id, plain.clone());
+        let mut huge = task(1);
+        huge.spec.resources = needs(100_000);
+        want.insert(huge.id, huge.clone());
+        let mut observed = Observed {
+            live: live(&["small", "big", "blind"]),
+            ..Observed::default()
+        };
+        observed.ceilings.insert("small".into(), needs(512));
+        observed.ceilings.insert("big".into(), needs(4096));
+        // "blind" enforces nothing: only jobs that name nothing may go there.
+        let (_, placement) = plan(&want, &observed);
+        for (job, worker) in &placement.owner {
+            if *job != plain.id {
+                assert_eq!(worker, "big", "{job}");
+            }
+        }
+        assert!(placement.owner.contains_key(&plain.id));
+        assert!(
+            !placement.owner.contains_key(&huge.id),
+            "no worker grants 100000 MiB"
+        );
     }
 }

@@ -80,20 +80,27 @@ pub async fn registrations(
     Ok(live)
 }
 
-/// Lists the live workers with their capacity (no limit if the registration is unreadable).
-pub async fn live_workers(
-    client: &Client,
-) -> Result<std::collections::BTreeMap<String, u32>, ZkError> {
-    Ok(registrations(client)
-        .await?
-        .into_iter()
-        .map(|(name, r)| (name, r.map_or(u32::MAX, |r| r.capacity)))
-        .collect())
+/// The live workers with their capacity (no limit if the registration is unreadable) and the
+/// most each grants one run (nothing, if unreadable).
+type Live = (
+    std::collections::BTreeMap<String, u32>,
+    std::collections::BTreeMap<String, distcron_core::Resources>,
+);
+
+pub async fn live_workers(client: &Client) -> Result<Live, ZkError> {
+    let mut live = Live::default();
+    for (name, r) in registrations(client).await? {
+        live.0
+            .insert(name.clone(), r.as_ref().map_or(u32::MAX, |r| r.capacity));
+        live.1
+            .insert(name, r.map(|r| r.ceilings).unwrap_or_default());
+    }
+    Ok(live)
 }
 
 /// Everything the plan needs from ZooKeeper.
 pub async fn observe(client: &Client) -> Result<Observed, ZkError> {
-    let live = live_workers(client).await?;
+    let (live, ceilings) = live_workers(client).await?;
 
     let tasks = job_ids(client.list_children(layout::JOBS).await?, layout::JOBS);
     let paths: Vec<String> = tasks.iter().map(layout::job).collect();
@@ -132,6 +139,7 @@ pub async fn observe(client: &Client) -> Result<Observed, ZkError> {
         tasks,
         assignments,
         live,
+        ceilings,
     })
 }
 

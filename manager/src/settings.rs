@@ -1,6 +1,7 @@
 //! The manager's settings. Defaults suit the local cluster (`make up`); every field can be
 //! overridden with `DISTCRON_<FIELD>` (nested: `DISTCRON_MYSQL__URL`).
 
+use distcron_blob::S3Settings;
 use distcron_core::UidRange;
 use distcron_service::LogFormat;
 use distcron_store::MysqlSettings;
@@ -38,6 +39,14 @@ pub struct Settings {
     /// The uids owners' runs get, one per user, allocated once (`first-last`). Keep it equal
     /// to the workers' `run_uids`.
     pub run_uids: UidRange,
+    /// The bucket of uploaded executables, for the blob sweep (the leader deletes those no
+    /// job needs) and for checking a new job's upload is there. Needs list, read and delete.
+    pub s3: S3Settings,
+    /// Whether the leader sweeps unused blobs, how often, and how long a blob stays after it
+    /// was last needed (or uploaded).
+    pub blob_sweep: bool,
+    pub blob_sweep_interval_ms: u64,
+    pub blob_grace_ms: u64,
     pub log_format: LogFormat,
 }
 
@@ -54,6 +63,10 @@ impl Default for Settings {
             resync_interval_ms: 30_000,
             run_lease_ms: 6000,
             run_uids: UidRange::DEFAULT,
+            s3: S3Settings::default(),
+            blob_sweep: true,
+            blob_sweep_interval_ms: 3_600_000,
+            blob_grace_ms: 24 * 3_600_000,
             log_format: LogFormat::Text,
         }
     }
@@ -69,6 +82,10 @@ impl Settings {
         anyhow::ensure!(
             self.resync_interval_ms >= 100,
             "resync_interval_ms must be at least 100"
+        );
+        anyhow::ensure!(
+            self.blob_sweep_interval_ms >= 100 && self.blob_grace_ms >= 1000,
+            "blob_sweep_interval_ms must be at least 100 and blob_grace_ms at least 1000"
         );
         Ok(())
     }

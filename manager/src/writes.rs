@@ -58,6 +58,19 @@ impl Leader {
     /// Persists and publishes a new job. Replaying the same job id returns the stored job.
     pub async fn create_job(&self, job: Job, actor: &UserName) -> Result<(Job, bool), WriteError> {
         let _shared = self.ops.read().await;
+        if job.spec.job_type.is_blob() {
+            // Under the shared lock, so the blob sweep cannot delete it before the job exists.
+            match self.blobs.last_modified(&job.spec.executable).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(WriteError::Conflict(format!(
+                        "the uploaded file {} is no longer stored (deleted as unused); submit the job again",
+                        job.spec.executable
+                    )));
+                }
+                Err(e) => return Err(WriteError::Unavailable(e.to_string())),
+            }
+        }
         let tx = match self.store.begin_create_job(&job, actor).await? {
             CreateOutcome::Exists(existing)
                 if existing.spec == job.spec && existing.owner == job.owner =>
@@ -78,7 +91,7 @@ impl Leader {
             .placement
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .place(job.id);
+            .place(job.id, &job.spec.resources);
         let mut ops = vec![Op::PutTask {
             job: job.id,
             data: payload::encode(&task),

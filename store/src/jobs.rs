@@ -4,13 +4,13 @@ use crate::audit::{self, AuditEntry};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use distcron_core::{
-    Job, JobId, JobOptions, JobSpec, JobStatus, JobType, Schedule, TimeZone, UserName,
+    Job, JobId, JobOptions, JobSpec, JobStatus, JobType, Resources, Schedule, TimeZone, UserName,
 };
 use sqlx::{MySql, Transaction};
 
 const JOB_COLUMNS: &str = "id, name, owner, status, job_type, executable, sha256, schedule, timezone, \
      timeout_seconds, privileged, run_as, version, created_at, updated_at, concurrency, misfire, retries, \
-     retry_backoff_seconds, retry_interrupted";
+     retry_backoff_seconds, retry_interrupted, memory_mb, cpu_millis, max_processes";
 
 #[derive(sqlx::FromRow)]
 struct JobRow {
@@ -34,6 +34,9 @@ struct JobRow {
     retries: u16,
     retry_backoff_seconds: u32,
     retry_interrupted: bool,
+    memory_mb: Option<u32>,
+    cpu_millis: Option<u32>,
+    max_processes: Option<u32>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -71,6 +74,11 @@ impl TryFrom<JobRow> for Job {
                     retries: r.retries,
                     retry_backoff_seconds: r.retry_backoff_seconds,
                     retry_interrupted: r.retry_interrupted,
+                },
+                resources: Resources {
+                    memory_mb: r.memory_mb,
+                    cpu_millis: r.cpu_millis,
+                    max_processes: r.max_processes,
                 },
             },
         })
@@ -186,8 +194,8 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO jobs (id, name, owner, status, job_type, executable, sha256, schedule, timezone, \
              timeout_seconds, privileged, run_as, version, created_at, updated_at, concurrency, misfire, \
-             retries, retry_backoff_seconds, retry_interrupted) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             retries, retry_backoff_seconds, retry_interrupted, memory_mb, cpu_millis, max_processes) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(job.id.to_string())
         .bind(&s.name)
@@ -209,6 +217,9 @@ impl Store {
         .bind(s.options.retries)
         .bind(s.options.retry_backoff_seconds)
         .bind(s.options.retry_interrupted)
+        .bind(s.resources.memory_mb)
+        .bind(s.resources.cpu_millis)
+        .bind(s.resources.max_processes)
         .execute(&mut *tx)
         .await;
         match inserted.map_err(StoreError::from) {

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 mod audit;
+mod blobs;
 mod error;
 mod jobs;
 mod retries;

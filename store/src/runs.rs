@@ -317,9 +317,11 @@ impl Store {
     }
 
     /// Records final outcomes. An outcome applies only to a run still `running`: if the run was
-    /// meanwhile declared interrupted, that record stands. Output is kept either way.
+    /// meanwhile declared interrupted, that record stands. Output is kept either way, in the
+    /// same transaction: nobody sees a run ended without its output.
     pub async fn record_outcomes<O: Borrow<Outcome> + Sync>(&self, outcomes: &[O]) -> Result<()> {
         for chunk in outcomes.chunks(CHUNK) {
+            let mut tx = self.pool().begin().await?;
             let mut q: QueryBuilder<MySql> = QueryBuilder::new(
                 "INSERT INTO runs (id, job_id, scheduled_at, attempt, status, reason, created_at, started_at, \
                  finished_at, exit_code, term_signal) ",
@@ -348,7 +350,7 @@ impl Store {
                  term_signal = IF(runs.status = 'running', VALUES(term_signal), runs.term_signal), \
                  status = IF(runs.status = 'running', VALUES(status), runs.status)",
             );
-            q.build().execute(self.pool()).await?;
+            q.build().execute(&mut *tx).await?;
 
             let with_output: Vec<(RunId, &Output)> = chunk
                 .iter()
@@ -369,8 +371,9 @@ impl Store {
                         .push_bind(out.stderr_truncated);
                 });
                 q.push(" ON DUPLICATE KEY UPDATE run_id = run_id");
-                q.build().execute(self.pool()).await?;
+                q.build().execute(&mut *tx).await?;
             }
+            tx.commit().await?;
         }
         Ok(())
     }

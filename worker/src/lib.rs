@@ -161,6 +161,12 @@ impl Worker {
             worker_id: settings.worker_id.clone(),
             incarnation: incarnation.to_string(),
         };
+        let ceilings = prepared
+            .cgroups
+            .as_ref()
+            .map(|c| c.controllers().ceilings(&settings.run_ceilings))
+            .unwrap_or_default();
+        log_bounds(&settings.run_defaults, &ceilings);
         let registration = WorkerRegistration {
             id: settings.worker_id.clone(),
             host: nix::unistd::gethostname()
@@ -169,6 +175,7 @@ impl Worker {
                 .unwrap_or_default(),
             addr: Some(format!("http://{local_addr}")),
             capacity: settings.capacity,
+            ceilings,
             incarnation,
             started_at: Utc::now(),
         };
@@ -186,6 +193,8 @@ impl Worker {
             run_uids: settings.run_uids,
             mode,
             cgroups: prepared.cgroups,
+            run_defaults: settings.run_defaults,
+            ceilings,
             max_output: settings.max_output_bytes,
             kill_grace: Duration::from_millis(settings.kill_grace_ms),
             guardian: prepared.guardian.clone(),
@@ -412,5 +421,22 @@ impl Worker {
             }
         };
         supervisor.run(drain, grace).await
+    }
+}
+
+/// Says what runs are bounded with, and warns about defaults that cannot be enforced here.
+fn log_bounds(defaults: &distcron_core::Resources, ceilings: &distcron_core::Resources) {
+    use distcron_core::Resource;
+    for r in Resource::ALL {
+        match (defaults.get(r), ceilings.get(r)) {
+            (_, Some(most)) => {
+                tracing::info!(resource = %r, default = ?defaults.get(r), ceiling = most, "runs are bounded")
+            }
+            (Some(_), None) => tracing::warn!(
+                resource = %r,
+                "runs are not bounded: no cgroup controller for it here; jobs that name it go to other workers"
+            ),
+            (None, None) => {}
+        }
     }
 }

@@ -89,7 +89,7 @@ impl Session {
             EventType::NodeDeleted => Command::Remove(job),
             EventType::NodeCreated | EventType::NodeDataChanged => {
                 match read_tasks(client, &[job]).await?.pop() {
-                    Some(task) => Command::Upsert(task),
+                    Some(task) => Command::Upsert(Box::new(task)),
                     None => return Ok(()),
                 }
             }

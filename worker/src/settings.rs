@@ -2,7 +2,7 @@
 //! overridden with `DISTCRON_<FIELD>` (nested: `DISTCRON_ZOOKEEPER__SERVERS`).
 
 use distcron_blob::S3Settings;
-use distcron_core::UidRange;
+use distcron_core::{Resources, UidRange};
 use distcron_service::LogFormat;
 use distcron_store::MysqlSettings;
 use distcron_zk::ZkSettings;
@@ -61,6 +61,13 @@ pub struct Settings {
     pub max_clock_skew_ms: u64,
     /// cgroup v2 per run (`auto`) or not (`off`).
     pub cgroups: CgroupMode,
+    /// What a run gets when its job names nothing: `memory_mb`, `cpu_millis` (thousandths
+    /// of a core), `max_processes`; unset is unbounded. A fork bomb stops at `max_processes`.
+    pub run_defaults: Resources,
+    /// The most a job may ask for one run; unset is the machine's own size. The worker
+    /// advertises these (only those its cgroups enforce), and the manager places a job only
+    /// on a worker whose ceilings cover it.
+    pub run_ceilings: Resources,
     pub zookeeper: ZkSettings,
     pub mysql: MysqlSettings,
     pub s3: S3Settings,
@@ -91,6 +98,12 @@ impl Default for Settings {
             claim_lead_ms: 500,
             max_clock_skew_ms: 1000,
             cgroups: CgroupMode::Auto,
+            run_defaults: Resources {
+                memory_mb: Some(2048),
+                cpu_millis: None,
+                max_processes: Some(1024),
+            },
+            run_ceilings: Resources::default(),
             zookeeper: ZkSettings::default(),
             mysql: MysqlSettings::default(),
             s3: S3Settings::default(),
@@ -108,6 +121,12 @@ impl Settings {
         );
         anyhow::ensure!(self.capacity > 0, "capacity must be positive");
         anyhow::ensure!(self.run_tmp_mb > 0, "run_tmp_mb must be positive");
+        for (what, r) in [
+            ("run_defaults", &self.run_defaults),
+            ("run_ceilings", &self.run_ceilings),
+        ] {
+            r.validate().map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        }
         anyhow::ensure!(
             self.run_lease_ms >= 500,
             "run_lease_ms must be at least 500"

@@ -128,6 +128,7 @@ mod tests {
                 privileged: false,
                 run_as: None,
                 options: JobOptions::default(),
+                resources: Default::default(),
             },
         }
     }

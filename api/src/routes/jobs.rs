@@ -15,7 +15,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use bytes::Bytes;
 use chrono::{SubsecRound, Utc};
 use distcron_core::internal::{CreateJob, FinishJob};
-use distcron_core::{Job, JobId, JobOptions, JobSpec, JobStatus, JobType, UserName};
+use distcron_core::{Job, JobId, JobOptions, JobSpec, JobStatus, JobType, Resources, UserName};
 use distcron_store::JobFilter;
 use serde::Deserialize;
 
@@ -42,6 +42,10 @@ pub struct CreateJobRequest {
     retries: Option<u16>,
     retry_backoff_seconds: Option<u32>,
     retry_interrupted: Option<bool>,
+    /// Each run's memory (MiB), CPU (thousandths of a core) and process bounds.
+    memory_mb: Option<u32>,
+    cpu_millis: Option<u32>,
+    max_processes: Option<u32>,
 }
 
 fn decode_content(content: &str, limit: usize) -> Result<Vec<u8>, ApiError> {
@@ -116,6 +120,11 @@ pub async fn create_job(
         privileged: req.privileged.unwrap_or(false),
         run_as: req.run_as,
         options,
+        resources: Resources {
+            memory_mb: req.memory_mb,
+            cpu_millis: req.cpu_millis,
+            max_processes: req.max_processes,
+        },
     };
     if spec.needs_admin() && !caller.0.is_admin {
         return Err(ApiError::Forbidden(

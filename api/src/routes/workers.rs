@@ -37,6 +37,8 @@ pub async fn list_workers(
                 "host": r.host,
                 "addr": r.addr,
                 "capacity": r.capacity,
+                // The most one run may use here; a job naming more runs elsewhere.
+                "ceilings": r.ceilings,
                 "incarnation": r.incarnation,
                 "started_at": crate::view::rfc3339(r.started_at),
                 "jobs": jobs,

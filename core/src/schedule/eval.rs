@@ -1,10 +1,11 @@
 //! Finding fire times: parsed fields become `cron` crate schedules searched on the naive wall
 //! clock, and wall-clock times become instants under distcron's daylight-saving policy.
 
+use super::ScheduleError;
 use super::field::Field;
 use super::parse::Fields;
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, Utc};
-use chrono::{TimeZone as _, Weekday};
+use chrono::{Offset as _, TimeZone as _, Weekday};
 use chrono_tz::Tz;
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -28,7 +29,10 @@ pub(super) struct Compiled {
 }
 
 impl Compiled {
-    pub(super) fn new(fields: &Fields) -> Compiled {
+    /// Translates the fields for the `cron` crate. Parsing calls this, so a schedule that
+    /// parses is one that evaluates: should the crate ever refuse a translation, the user gets
+    /// an error rather than a panic in the API or a worker.
+    pub(super) fn new(fields: &Fields) -> Result<Compiled, ScheduleError> {
         let second = fields
             .second
             .as_ref()
@@ -42,24 +46,21 @@ impl Compiled {
         let days = list(&fields.day_of_month, 1, 31);
         let weekdays = weekday_list(&fields.day_of_week);
         let build = |days: &str, weekdays: &str| {
-            let source = format!("{head}{days} {month} {weekdays}");
-            cron::Schedule::from_str(&source).unwrap_or_else(|e| {
-                panic!("translated schedule `{source}` was refused by the cron crate: {e}")
-            })
+            crate_schedule(&format!("{head}{days} {month} {weekdays}"))
         };
         // crontab(5): "If both fields are restricted (i.e., don't start with *), the command will
         // be run when either field matches"; the cron crate always ANDs them.
         let or_rule = !fields.day_of_month.starts_with_star && !fields.day_of_week.starts_with_star;
         if or_rule {
-            Compiled {
-                primary: build(&days, "*"),
-                alternative: Some(build("*", &weekdays)),
-            }
+            Ok(Compiled {
+                primary: build(&days, "*")?,
+                alternative: Some(build("*", &weekdays)?),
+            })
         } else {
-            Compiled {
-                primary: build(&days, &weekdays),
+            Ok(Compiled {
+                primary: build(&days, &weekdays)?,
                 alternative: None,
-            }
+            })
         }
     }
 
@@ -77,7 +78,9 @@ impl Compiled {
         // Mapping wall-clock times to instants never goes backwards, so the answer is the first
         // candidate after `after`'s own wall-clock time whose instant is past `after`. Only a
         // time repeated when the clocks went back can map to an instant at or before `after`.
-        let mut from = after.with_timezone(&tz).naive_local();
+        // chrono's `naive_local` panics when the wall clock is past the last instant it knows.
+        let offset = tz.offset_from_utc_datetime(&after.naive_utc()).fix();
+        let mut from = after.naive_utc().checked_add_offset(offset)?;
         loop {
             let candidate = self.next_local(from)?;
             let instant = to_instant(tz, candidate)?;
@@ -99,6 +102,13 @@ impl Compiled {
             },
         }
     }
+}
+
+/// The `cron` crate's schedule for a translated expression.
+fn crate_schedule(source: &str) -> Result<cron::Schedule, ScheduleError> {
+    cron::Schedule::from_str(source).map_err(|e| ScheduleError::Unsupported {
+        reason: format!("its translation `{source}` was refused by the evaluator: {e}"),
+    })
 }
 
 /// The field's values as a `cron` list, or `*` when it selects every value: the crate skips its
@@ -259,6 +269,7 @@ mod tests {
             panic!("{expression}")
         };
         Compiled::new(&fields)
+            .expect("the crate accepts the translation")
             .sources()
             .into_iter()
             .map(str::to_string)
@@ -327,6 +338,17 @@ mod tests {
         sources("59 23 31 12 7");
         sources("0,59 0,23 1,31 1,12 0,7");
         sources("59 59 23 31 12 7");
+    }
+
+    #[test]
+    fn a_translation_the_crate_refuses_is_an_error() {
+        let err = crate_schedule("0 0 0 32 * *").expect_err("day 32");
+        assert!(matches!(err, ScheduleError::Unsupported { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.starts_with("schedule cannot be evaluated: its translation `0 0 0 32 * *`"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -141,7 +141,7 @@ fn parse_item(spec: &Spec, item: &str) -> Result<(u8, u8, u8), String> {
         (first, last)
     } else {
         let value = parse_value(spec, base)?;
-        // `a/n` runs from a to the field's maximum, as cronie reads it.
+        // `a/n` runs from a to the field's maximum, as FreeBSD's cron reads it (cronie refuses it).
         if step.is_some() {
             (value, spec.max)
         } else {

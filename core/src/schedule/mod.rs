@@ -9,8 +9,8 @@
 //!   and day of week (0-7, where 0 and 7 are both Sunday, or `sun`-`sat`); names are the
 //!   three-letter ones, in any case;
 //! - each field is `*` or a comma-separated list of values, ranges `a-b` (names allowed, as in
-//!   `mon-fri`) and steps `*/n`, `a-b/n` and `a/n` (the last meaning `a-max/n`, as cronie reads
-//!   it); ranges do not wrap around, and a step is at least 1;
+//!   `mon-fri`) and steps `*/n`, `a-b/n` and `a/n` (the last meaning `a-max/n`, as FreeBSD's cron
+//!   reads it; cronie refuses it); ranges do not wrap around, and a step is at least 1;
 //! - optionally a sixth field in front for the second (0-59), a distcron extension: `*/15 * * * * *`
 //!   fires every 15 seconds;
 //! - or one of the macros `@yearly`/`@annually` (`0 0 1 1 *`), `@monthly` (`0 0 1 * *`),
@@ -105,6 +105,10 @@ pub enum ScheduleError {
     },
     #[error("schedule never fires: {reason}")]
     NeverFires { reason: String },
+    /// A well-formed expression the evaluator cannot take; none is known, but a refusal must
+    /// reach the user as a 400 like any other, never as a panic.
+    #[error("schedule cannot be evaluated: {reason}")]
+    Unsupported { reason: String },
     #[error(
         "unknown time zone `{0}`: expected an IANA time zone name such as UTC, Europe/Berlin or \
          America/New_York"
@@ -134,7 +138,7 @@ impl Schedule {
         let kind = match parse::parse(expression)? {
             parse::Parsed::Once => Kind::Once,
             parse::Parsed::Fields(fields) => Kind::Cron {
-                compiled: Box::new(eval::Compiled::new(&fields)),
+                compiled: Box::new(eval::Compiled::new(&fields)?),
                 has_seconds: fields.second.is_some(),
             },
         };
@@ -332,6 +336,24 @@ mod tests {
             let times: Vec<_> = s.iter_after(&tz, at(start)).take(20).collect();
             assert_eq!(times.len(), 20);
             assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+        }
+    }
+
+    #[test]
+    fn the_ends_of_time_do_not_panic() {
+        // Out of reach of the API (RFC 3339 years stop at 9999), but a wall clock ahead of UTC
+        // at chrono's last instant, or behind it at its first, does not exist.
+        let s = Schedule::parse("* * * * *").unwrap();
+        for zone in [
+            "UTC",
+            "Pacific/Kiritimati",
+            "Etc/GMT+12",
+            "America/New_York",
+        ] {
+            let tz = TimeZone::parse(zone).unwrap();
+            assert_eq!(s.next_after(&tz, DateTime::<Utc>::MAX_UTC), None, "{zone}");
+            let first = s.next_after(&tz, DateTime::<Utc>::MIN_UTC);
+            assert!(first.is_none_or(|t| t > DateTime::<Utc>::MIN_UTC), "{zone}");
         }
     }
 

@@ -61,6 +61,7 @@ impl TestDb {
                 privileged: false,
                 run_as: None,
                 options,
+                resources: Default::default(),
             },
         };
         let admin = job.owner.clone();

@@ -1,8 +1,11 @@
 //! cgroup v2 per run, where the host allows it: a run's whole process tree, `setsid` escapees
 //! included, is in one cgroup, and `cgroup.kill` ends all of it at once. Creating and removing a
 //! cgroup costs the kernel more than starting a small process, so emptied cgroups go back to a
-//! pool and are reused by later runs.
+//! pool and are reused by later runs. The run's bounds (`limits`) are written into its
+//! cgroup's files before it starts.
 
+use super::limits::{self, Controller, Controllers, Counters};
+use distcron_core::Resources;
 use std::fs;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -20,6 +23,7 @@ pub struct CgroupRoot {
     dir: PathBuf,
     pool: Mutex<Vec<RunCgroup>>,
     next: AtomicU64,
+    controllers: Controllers,
 }
 
 /// Where the cgroup2 hierarchy is mounted, from /proc/self/mountinfo.
@@ -58,10 +62,12 @@ impl CgroupRoot {
         if !dir.join("cgroup.kill").exists() {
             return Err("the kernel lacks cgroup.kill (Linux 5.14 or later)".into());
         }
+        let controllers = Controllers::detect(&dir, name);
         let root = CgroupRoot {
             dir,
             pool: Mutex::new(Vec::new()),
             next: AtomicU64::new(0),
+            controllers,
         };
         root.sweep();
         Ok(root)
@@ -69,6 +75,21 @@ impl CgroupRoot {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The controllers runs are bounded with.
+    pub fn controllers(&self) -> &Controllers {
+        &self.controllers
+    }
+
+    /// Writes a run's bounds into its cgroup.
+    pub fn limit(&self, cg: &RunCgroup, bounds: &Resources) -> Result<(), String> {
+        limits::apply(&self.controllers, |c| cg.dir_of(c), bounds)
+    }
+
+    /// The counters of a run's cgroup that explain how it ended.
+    pub fn counters(&self, cg: &RunCgroup) -> Counters {
+        Counters::read(&self.controllers, |c| cg.dir_of(c))
     }
 
     /// Kills and removes every run cgroup left here.
@@ -81,6 +102,13 @@ impl CgroupRoot {
                 }
             }
         }
+        for v1 in self.controllers.v1_dirs() {
+            if let Ok(entries) = fs::read_dir(&v1) {
+                for e in entries.flatten().filter(|e| e.path().is_dir()) {
+                    remove_when_empty(&e.path(), Duration::from_secs(2));
+                }
+            }
+        }
     }
 
     /// An empty cgroup for one run, with an open `cgroup.procs` for the child to join it with:
@@ -89,17 +117,32 @@ impl CgroupRoot {
         if let Some(cg) = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(cg);
         }
-        let dir = self
-            .dir
-            .join(format!("run-{}", self.next.fetch_add(1, Ordering::Relaxed)));
-        fs::create_dir(&dir)?;
-        let procs = fs::OpenOptions::new()
-            .write(true)
-            .open(dir.join("cgroup.procs"))?;
-        Ok(RunCgroup {
+        let name = format!("run-{}", self.next.fetch_add(1, Ordering::Relaxed));
+        let open = |dir: &Path| -> io::Result<OwnedFd> {
+            fs::create_dir(dir)?;
+            let procs = fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("cgroup.procs"))?;
+            Ok(OwnedFd::from(procs))
+        };
+        let dir = self.dir.join(&name);
+        let procs = open(&dir)?;
+        let mut cg = RunCgroup {
             dir,
-            procs: OwnedFd::from(procs),
-        })
+            procs,
+            v1: Vec::new(),
+        };
+        for root in self.controllers.v1_dirs() {
+            let dir = root.join(&name);
+            match open(&dir) {
+                Ok(procs) => cg.v1.push(V1Cgroup { root, dir, procs }),
+                Err(e) => {
+                    cg.try_remove();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(cg)
     }
 
     /// Takes back a cgroup that never held a process (the start failed).
@@ -150,6 +193,16 @@ pub struct RunCgroup {
     dir: PathBuf,
     /// Its `cgroup.procs`, open for the child to write itself into.
     procs: OwnedFd,
+    /// Its cgroups in the host's v1 hierarchies, where bounds are enforced there.
+    v1: Vec<V1Cgroup>,
+}
+
+#[derive(Debug)]
+struct V1Cgroup {
+    /// This worker's directory in the hierarchy (`Controller::V1`'s).
+    root: PathBuf,
+    dir: PathBuf,
+    procs: OwnedFd,
 }
 
 impl RunCgroup {
@@ -157,8 +210,23 @@ impl RunCgroup {
         &self.dir
     }
 
-    pub fn procs(&self) -> BorrowedFd<'_> {
-        self.procs.as_fd()
+    /// Every `cgroup.procs` the child writes itself into: v2's, then the v1 ones.
+    pub fn procs(&self) -> Vec<BorrowedFd<'_>> {
+        std::iter::once(self.procs.as_fd())
+            .chain(self.v1.iter().map(|c| c.procs.as_fd()))
+            .collect()
+    }
+
+    /// The run's directory for a controller.
+    fn dir_of(&self, c: &Controller) -> PathBuf {
+        match c {
+            Controller::V2 => self.dir.clone(),
+            Controller::V1(root) => self
+                .v1
+                .iter()
+                .find(|v| &v.root == root)
+                .map_or_else(|| root.clone(), |v| v.dir.clone()),
+        }
     }
 
     /// SIGKILL to every process in it.
@@ -175,9 +243,11 @@ impl RunCgroup {
 
     /// Removes it if it is empty; false while processes are still in it.
     pub fn try_remove(&self) -> bool {
-        match fs::remove_dir(&self.dir) {
+        let gone = |dir: &Path| match fs::remove_dir(dir) {
             Ok(()) => true,
             Err(e) => e.kind() == io::ErrorKind::NotFound,
-        }
+        };
+        let v2 = gone(&self.dir);
+        self.v1.iter().fold(v2, |all, c| gone(&c.dir) && all)
     }
 }

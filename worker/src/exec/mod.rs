@@ -4,6 +4,8 @@
 
 pub mod account;
 pub mod cgroup;
+pub mod limits;
+mod outcome;
 mod output;
 pub mod sandbox;
 pub mod spawn;
@@ -12,9 +14,8 @@ use crate::guardian::Guardian;
 use account::{Accounts, RunUser};
 use cgroup::{CgroupRoot, RunCgroup};
 use chrono::{DateTime, SecondsFormat, Utc};
-use distcron_core::RunStatus;
-use distcron_core::UidRange;
 use distcron_core::payload::JobTask;
+use distcron_core::{Resources, UidRange};
 use distcron_store::{Output, RunEnd};
 use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill, killpg};
@@ -90,6 +91,10 @@ pub struct ExecutorSettings {
     /// How runs see the file system (`Mode::probe`).
     pub mode: Mode,
     pub cgroups: Option<CgroupRoot>,
+    /// What a run gets when its job names nothing, and the most it may have (only what the
+    /// cgroups enforce: `Controllers::ceilings`).
+    pub run_defaults: Resources,
+    pub ceilings: Resources,
     pub max_output: usize,
     pub kill_grace: Duration,
     pub guardian: Option<Guardian>,
@@ -102,6 +107,8 @@ pub struct Executor {
     mode: Mode,
     can_switch_user: bool,
     cgroups: Option<CgroupRoot>,
+    run_defaults: Resources,
+    ceilings: Resources,
     max_output: usize,
     kill_grace: Duration,
     guardian: Option<Guardian>,
@@ -116,6 +123,9 @@ pub struct Started {
     stderr: Option<OwnedFd>,
     pgid: i32,
     cgroup: Option<RunCgroup>,
+    /// The run's bounds, and its cgroup's counters when it started.
+    bounds: Resources,
+    before: limits::Counters,
     /// A directory of the run's own, removed when it ends.
     run_dir: Option<PathBuf>,
     started_at: DateTime<Utc>,
@@ -176,6 +186,8 @@ impl Executor {
             mode: s.mode,
             can_switch_user: nix::unistd::geteuid().is_root(),
             cgroups: s.cgroups,
+            run_defaults: s.run_defaults,
+            ceilings: s.ceilings,
             max_output: s.max_output,
             kill_grace: s.kill_grace,
             guardian: s.guardian,
@@ -185,6 +197,11 @@ impl Executor {
 
     pub fn uses_cgroups(&self) -> bool {
         self.cgroups.is_some()
+    }
+
+    /// The most one run may have here (what the worker advertises).
+    pub fn ceilings(&self) -> Resources {
+        self.ceilings
     }
 
     /// Whether runs get a private /tmp and /proc.
@@ -269,18 +286,37 @@ impl Executor {
         let pipe = || {
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("cannot create a pipe: {e}"))
         };
-        let (stdout_read, stdout_write) = pipe()?;
-        let (stderr_read, stderr_write) = pipe()?;
+        let bounds = limits::resolve(
+            &spec.task.spec.resources,
+            &self.run_defaults,
+            &self.ceilings,
+        )?;
         let cgroup = match &self.cgroups {
             Some(root) => match root.create() {
                 Ok(created) => Some(created),
-                Err(e) => {
+                Err(e) if bounds.is_empty() => {
                     tracing::warn!(error = %e, "cannot create a run cgroup; using its process group only");
                     None
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "cannot create the run's cgroup for its bounds: {e}"
+                    ));
                 }
             },
             None => None,
         };
+        let mut before = limits::Counters::default();
+        if let (Some(cg), Some(root)) = (&cgroup, &self.cgroups) {
+            if let Err(e) = root.limit(cg, &bounds) {
+                cg.try_remove();
+                return Err(format!("cannot bound the run: {e}"));
+            }
+            before = root.counters(cg);
+        }
+        let (stdout_read, stdout_write) = pipe()?;
+        let (stderr_read, stderr_write) = pipe()?;
+        let procs = cgroup.as_ref().map(|cg| cg.procs()).unwrap_or_default();
         let program_c = cstring(&file)?;
         let spawned = spawn::spawn(&spawn::Request {
             program: &program_c,
@@ -288,13 +324,13 @@ impl Executor {
             env: &env,
             cwd: &cwd,
             user: (switch && self.can_switch_user).then_some((user.uid, user.gid)),
-            cgroup_procs: cgroup.as_ref().map(|cg| cg.procs()),
+            cgroup_procs: &procs,
             stdin: self.devnull.as_fd(),
             stdout: stdout_write.as_fd(),
             stderr: stderr_write.as_fd(),
             sandbox: view.sandbox(),
         });
-        drop((stdout_write, stderr_write));
+        drop((stdout_write, stderr_write, procs));
         let spawned = match spawned {
             Ok(s) => s,
             Err(e) => {
@@ -323,6 +359,8 @@ impl Executor {
             stderr: Some(stderr_read),
             pgid: spawned.pid,
             cgroup,
+            bounds,
+            before,
             run_dir: view.run_dir.clone(),
             started_at: Utc::now(),
         })
@@ -384,7 +422,9 @@ impl Executor {
         let finished_at = Utc::now();
         let (stdout, stdout_truncated) = collect(out).await;
         let (stderr, stderr_truncated) = collect(err).await;
+        let mut happened = limits::Counters::default();
         if let (Some(cg), Some(root)) = (started.cgroup.take(), &self.cgroups) {
+            happened = root.counters(&cg).since(&started.before);
             root.release(cg).await;
         }
         if let Some(g) = &self.guardian {
@@ -403,44 +443,8 @@ impl Executor {
             Ok(s) => (s.code(), std::os::unix::process::ExitStatusExt::signal(s)),
             Err(_) => (None, None),
         };
-        let (status, reason) = match (why, &status) {
-            (Some(Err(t)), _) => (
-                RunStatus::TimedOut,
-                Some(format!(
-                    "timed out after {} s; its process tree was killed",
-                    t.as_secs()
-                )),
-            ),
-            (Some(Ok(Stop::Replaced(next))), _) => (
-                RunStatus::Killed,
-                Some(format!(
-                    "replaced by the run for {}",
-                    next.to_rfc3339_opts(SecondsFormat::Secs, true)
-                )),
-            ),
-            (Some(Ok(Stop::Fenced)), _) => (
-                RunStatus::Interrupted,
-                Some("stopped: the worker lost contact with ZooKeeper and MySQL".into()),
-            ),
-            (Some(Ok(Stop::Shutdown)), _) => (
-                RunStatus::Interrupted,
-                Some("stopped: the worker shut down before the run ended".into()),
-            ),
-            (Some(Ok(Stop::Requested(reason))), _) => (RunStatus::Killed, Some(reason)),
-            (None, Err(e)) => (
-                RunStatus::Failed,
-                Some(format!("lost track of the process: {e}")),
-            ),
-            (None, Ok(_)) => match (exit_code, signal) {
-                (Some(0), _) => (RunStatus::Succeeded, None),
-                (Some(code), _) => (RunStatus::Failed, Some(format!("exit code {code}"))),
-                (None, Some(sig)) => (
-                    RunStatus::Failed,
-                    Some(format!("killed by signal {}", signal_name(sig))),
-                ),
-                (None, None) => (RunStatus::Failed, Some("ended without an exit code".into())),
-            },
-        };
+        let (status, reason) = outcome::of(why, &status);
+        let (status, reason) = outcome::explain(status, reason, &happened, &started.bounds);
         RunEnd {
             status,
             reason,
@@ -490,10 +494,4 @@ async fn collect(task: tokio::task::JoinHandle<(Vec<u8>, bool)>) -> (Vec<u8>, bo
         Ok(Ok(r)) => r,
         _ => (Vec::new(), true),
     }
-}
-
-fn signal_name(sig: i32) -> String {
-    Signal::try_from(sig)
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_else(|_| sig.to_string())
 }

@@ -86,7 +86,7 @@ impl Mode {
             env: &[],
             cwd: &cwd,
             user: None,
-            cgroup_procs: None,
+            cgroup_procs: &[],
             stdin: devnull.as_fd(),
             stdout: devnull.as_fd(),
             stderr: devnull.as_fd(),

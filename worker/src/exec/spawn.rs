@@ -39,8 +39,9 @@ pub struct Request<'a> {
     pub cwd: &'a CStr,
     /// (uid, gid) to switch to, dropping supplementary groups; `None` keeps the worker's.
     pub user: Option<(u32, u32)>,
-    /// An open `cgroup.procs` of the cgroup to join.
-    pub cgroup_procs: Option<BorrowedFd<'a>>,
+    /// Open `cgroup.procs` files of the cgroups to join (v2's and the v1 ones), at most
+    /// `MAX_CGROUPS`.
+    pub cgroup_procs: &'a [BorrowedFd<'a>],
     pub stdin: BorrowedFd<'a>,
     pub stdout: BorrowedFd<'a>,
     pub stderr: BorrowedFd<'a>,
@@ -94,7 +95,8 @@ struct ChildArgs {
     switch_user: bool,
     uid: u32,
     gid: u32,
-    cgroup_procs: RawFd,
+    /// -1 where unused.
+    cgroup_procs: [RawFd; MAX_CGROUPS],
     /// Whether to set up the sandbox; its strings follow (null when unused).
     sandbox: bool,
     tmp_options: *const c_char,
@@ -110,6 +112,9 @@ struct ChildArgs {
 }
 
 const STACK_SIZE: usize = 64 * 1024;
+
+/// Most cgroups a run joins: v2's and v1's memory, cpu and pids.
+pub const MAX_CGROUPS: usize = 4;
 
 thread_local! {
     /// The child's stack. One per thread suffices: the thread is suspended while it is in use.
@@ -154,8 +159,10 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
         if libc::setpgid(0, 0) != 0 {
             fail(a, 0);
         }
-        if a.cgroup_procs >= 0 && libc::write(a.cgroup_procs, b"0".as_ptr().cast(), 1) != 1 {
-            fail(a, 1);
+        for fd in a.cgroup_procs {
+            if fd >= 0 && libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                fail(a, 1);
+            }
         }
         if a.sandbox {
             enter_sandbox(a);
@@ -299,7 +306,16 @@ pub fn spawn(req: &Request<'_>) -> io::Result<Spawned> {
         switch_user: req.user.is_some(),
         uid: req.user.map_or(0, |u| u.0),
         gid: req.user.map_or(0, |u| u.1),
-        cgroup_procs: req.cgroup_procs.map_or(-1, |fd| fd.as_raw_fd()),
+        cgroup_procs: {
+            if req.cgroup_procs.len() > MAX_CGROUPS {
+                return Err(io::Error::other("too many cgroups to join"));
+            }
+            let mut fds = [-1; MAX_CGROUPS];
+            for (slot, fd) in fds.iter_mut().zip(req.cgroup_procs) {
+                *slot = fd.as_raw_fd();
+            }
+            fds
+        },
         sandbox: req.sandbox.is_some(),
         tmp_options: req
             .sandbox
@@ -410,7 +426,7 @@ mod tests {
             env: &env,
             cwd: &cwd,
             user,
-            cgroup_procs: None,
+            cgroup_procs: &[],
             sandbox,
             stdin: devnull.as_fd(),
             stdout: out_w.as_fd(),

@@ -38,7 +38,7 @@ pub enum Command {
         done: oneshot::Sender<()>,
     },
     /// A task was assigned, or its definition changed.
-    Upsert(JobTask),
+    Upsert(Box<JobTask>),
     /// A task was taken away.
     Remove(JobId),
     Adopted(Vec<Adoption>),
@@ -268,6 +268,7 @@ impl Scheduler {
                 self.adopt(adopt);
             }
             Command::Upsert(task) => {
+                let task = *task;
                 if self.jobs.contains_key(&task.id) {
                     self.update(task);
                 } else {
