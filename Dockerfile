@@ -16,8 +16,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:bookworm-slim
 # curl: the healthchecks of docker-compose.yml. ca-certificates: TLS to S3 or MySQL if asked.
+# openssl: the migrate service makes HAProxy's self-signed certificate.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && apt-get install -y --no-install-recommends ca-certificates curl openssl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /usr/local/bin/
 # Root: workers run jobs as other local users (a job's run_as), which takes root.

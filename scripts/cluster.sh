@@ -34,6 +34,13 @@ S3_BUCKET=${DISTCRON_S3__BUCKET:-distcron}
 # Each process's secrets, in a settings file of its own (mode 600; see write_config).
 CONFIG_DIR=$STATE/config
 HAPROXY_CFG=$DISTCRON_ROOT/haproxy/haproxy.cfg
+# HAProxy's HTTPS: a self-signed certificate (public, for curl --cacert) and the same with its
+# private key in one PEM (mode 600), which HAProxy serves; see ensure_tls_cert.
+TLS_DIR=$STATE/tls
+TLS_CERT=$TLS_DIR/cert.pem
+TLS_PEM=$TLS_DIR/haproxy.pem
+# The password of HAProxy's stats page (user stats), mode 600.
+STATS_PASSWORD_FILE=$STATE/haproxy-stats.password
 
 MANAGERS=(manager-1 manager-2)
 APIS=(api-1 api-2)
@@ -157,6 +164,34 @@ ensure_secret() {
     say "Generated $1"
 }
 
+# ensure_tls_cert: the local cluster's HTTPS certificate, made once (again when it expires
+# within a day): self-signed, CN and SAN localhost, SAN IP 127.0.0.1, an EC P-256 key. The key
+# is written under umask 077 and stays in $TLS_PEM alone (mode 600, root's); the certificate
+# is public (mode 644), in a directory others may pass through, so that users can give it to
+# curl --cacert.
+ensure_tls_cert() {
+    if [[ -s "$TLS_PEM" && -s "$TLS_CERT" ]] &&
+        openssl x509 -checkend 86400 -noout -in "$TLS_CERT" >/dev/null 2>&1; then
+        chmod 600 "$TLS_PEM"
+        return 0
+    fi
+    mkdir -p "$TLS_DIR"
+    chmod 711 "$TLS_DIR"
+    (
+        umask 077
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+            -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -keyout "$TLS_DIR/key.pem.tmp" -out "$TLS_CERT.tmp" >>"$LOG_DIR/openssl.log" 2>&1 ||
+            die "openssl could not make HAProxy's certificate (see $LOG_DIR/openssl.log)"
+        cat "$TLS_CERT.tmp" "$TLS_DIR/key.pem.tmp" >"$TLS_PEM.tmp"
+        rm -f "$TLS_DIR/key.pem.tmp"
+        mv "$TLS_PEM.tmp" "$TLS_PEM"
+        chmod 644 "$TLS_CERT.tmp"
+        mv "$TLS_CERT.tmp" "$TLS_CERT"
+    )
+    say "Generated $TLS_CERT (HAProxy's HTTPS certificate; its key is in $TLS_PEM)"
+}
+
 # ensure_token FILE: 32 random bytes as 64 hex characters, made once, mode 600.
 ensure_token() {
     if [[ -s "$1" ]] && grep -qxE '[0-9a-f]{64}' "$1"; then
@@ -194,6 +229,8 @@ cmd_up() {
         rm -rf "$STATE/zookeeper/data"
     fi
     ensure_secret "$ZK_SECRET_FILE" "distcron:"
+    ensure_token "$STATS_PASSWORD_FILE"
+    ensure_tls_cert
     haproxy_check
 
     # Start the infrastructure first, so it boots while the binaries build.
@@ -256,16 +293,29 @@ cmd_up() {
         say "$HAPROXY_CFG changed since HAProxy started: restarting it"
         stop_all 10 haproxy
     fi
+    if running haproxy && [[ "$TLS_PEM" -nt "$(pidfile haproxy)" ]]; then
+        say "HAProxy's certificate changed since HAProxy started: restarting it"
+        stop_all 10 haproxy
+    fi
     if ! running haproxy; then
         require_port_free haproxy "$(host_of "$DISTCRON_HAPROXY_BIND")" "$(port_of "$DISTCRON_HAPROXY_BIND")"
+        require_port_free haproxy "$(host_of "$DISTCRON_HAPROXY_TLS_BIND")" "$(port_of "$DISTCRON_HAPROXY_TLS_BIND")"
         require_port_free haproxy "$(host_of "$DISTCRON_HAPROXY_STATS_BIND")" "$(port_of "$DISTCRON_HAPROXY_STATS_BIND")"
     fi
-    start_bg haproxy env "${HAPROXY_ENV[@]}" haproxy -db -f "$HAPROXY_CFG"
+    (
+        haproxy_secret_env
+        start_bg haproxy env "${HAPROXY_ENV[@]}" haproxy -db -f "$HAPROXY_CFG"
+    )
 
     for name in "${MANAGERS[@]}" "${APIS[@]}" "${WORKERS[@]}"; do
         wait_for "$name" "200 from http://$(listen_of "$name")/healthz" 30 http_ok "http://$(listen_of "$name")/healthz"
     done
     wait_for haproxy "an answer on $DISTCRON_HAPROXY_BIND" 15 tcp_open "$(host_of "$DISTCRON_HAPROXY_BIND")" "$(port_of "$DISTCRON_HAPROXY_BIND")"
+    # As `localhost`, a name the certificate holds, whatever address HAProxy binds.
+    wait_for haproxy "HTTPS on $DISTCRON_HAPROXY_TLS_BIND with $TLS_CERT" 15 \
+        curl -fsS -o /dev/null --max-time 2 --cacert "$TLS_CERT" \
+        --resolve "localhost:$(port_of "$DISTCRON_HAPROXY_TLS_BIND"):$(host_of "$DISTCRON_HAPROXY_TLS_BIND")" \
+        "https://localhost:$(port_of "$DISTCRON_HAPROXY_TLS_BIND")/healthz"
     readyz_through_haproxy
 
     trap - EXIT
@@ -273,8 +323,9 @@ cmd_up() {
 
 ${C_GREEN}distcron is up${C_OFF} (in $((SECONDS - t0))s).
   API, through HAProxy:   http://$DISTCRON_HAPROXY_BIND
+                          https://$DISTCRON_HAPROXY_TLS_BIND  (curl --cacert $TLS_CERT)
   Admin's API token:      $ADMIN_TOKEN_FILE  (user admin)
-  HAProxy stats:          http://$DISTCRON_HAPROXY_STATS_BIND/
+  HAProxy stats:          http://$DISTCRON_HAPROXY_STATS_BIND/  (user stats, password in $STATS_PASSWORD_FILE)
   Logs:                   $LOG_DIR/<name>.log  (make logs, make status)
   Stop:                   make down  (keeps the data; make clean deletes it)
 EOF
@@ -304,18 +355,31 @@ up_failed() {
     printf '\nmake up failed. What had started is left running for a look (make status, make logs);\nmake down stops it.\n' >&2
 }
 
-# The addresses haproxy/haproxy.cfg reads (it has the same defaults; exported all the same).
+# The addresses and files haproxy/haproxy.cfg reads (it has the same defaults but for the
+# certificate's path; exported all the same). Its other knobs (DISTCRON_HAPROXY_AUTH_FAILURES,
+# DISTCRON_HAPROXY_HEADER_TIMEOUT, DISTCRON_HAPROXY_STATS_USER) pass through when exported.
 HAPROXY_ENV=(
     "DISTCRON_HAPROXY_BIND=$DISTCRON_HAPROXY_BIND"
+    "DISTCRON_HAPROXY_TLS_BIND=$DISTCRON_HAPROXY_TLS_BIND"
+    "DISTCRON_HAPROXY_TLS_CERT=$TLS_PEM"
     "DISTCRON_HAPROXY_STATS_BIND=$DISTCRON_HAPROXY_STATS_BIND"
     "DISTCRON_API_1=$DISTCRON_API_1"
     "DISTCRON_API_2=$DISTCRON_API_2"
 )
 
+# haproxy_secret_env: the stats page's password, exported for HAProxy (call it in a subshell):
+# in the environment, never on a command line, which anyone can read in /proc.
+haproxy_secret_env() {
+    DISTCRON_HAPROXY_STATS_PASSWORD=$(<"$STATS_PASSWORD_FILE")
+    export DISTCRON_HAPROXY_STATS_PASSWORD
+}
+
 haproxy_check() {
     local out
-    out=$(env "${HAPROXY_ENV[@]}" haproxy -c -f "$HAPROXY_CFG" 2>&1) ||
-        die "$(printf 'HAProxy refuses %s:\n%s' "$HAPROXY_CFG" "$out")"
+    out=$(
+        haproxy_secret_env
+        env "${HAPROXY_ENV[@]}" haproxy -c -f "$HAPROXY_CFG" 2>&1
+    ) || die "$(printf 'HAProxy refuses %s:\n%s' "$HAPROXY_CFG" "$out")"
 }
 
 # /readyz is for operators: it takes a user's token. The admin's also proves the leader
@@ -326,10 +390,18 @@ admin_auth() {
     printf 'Authorization: Bearer %s' "$token"
 }
 
-# The cluster is ready when /readyz answers 200 through HAProxy (ZooKeeper, MySQL, S3 and the
-# leader manager reachable from an API server).
+# The cluster is ready when /readyz answers 200 from an API server (ZooKeeper, MySQL, S3 and
+# the leader manager reachable), then through HAProxy. Until the leader has set up the admin,
+# the token gets 401s: they are asked of the API server itself, since HAProxy counts 401s per
+# client address and throttles addresses with many (haproxy/haproxy.cfg).
 readyz_through_haproxy() {
-    local url="http://$DISTCRON_HAPROXY_BIND/readyz" end=$((SECONDS + 90)) code
+    readyz_of "http://$DISTCRON_API_1/readyz"
+    readyz_of "http://$DISTCRON_HAPROXY_BIND/readyz"
+}
+
+# readyz_of URL: waits (90 s at most) for 200 from URL with the admin token.
+readyz_of() {
+    local url=$1 end=$((SECONDS + 90)) code
     until [[ "$(http_code "$url" -H "$(admin_auth)")" == 200 ]]; do
         for name in "${ALL[@]}"; do
             if [[ -f "$(pidfile "$name")" ]] && ! running "$name"; then

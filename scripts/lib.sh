@@ -73,7 +73,7 @@ ensure_debs() {
 
 # The tools the scripts themselves use, plus ZooKeeper and HAProxy.
 ensure_base_packages() {
-    ensure_debs curl ca-certificates zookeeper haproxy
+    ensure_debs curl ca-certificates openssl zookeeper haproxy
     [[ -x "$DISTCRON_ZK_HOME/bin/zkServer.sh" ]] || die "ZooKeeper is installed but $DISTCRON_ZK_HOME/bin/zkServer.sh is missing (set DISTCRON_ZK_HOME)"
     command -v haproxy >/dev/null || die "haproxy is installed but not on PATH"
 }

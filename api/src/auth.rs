@@ -1,62 +1,123 @@
-//! Bearer-token authentication: the token's sha256 is looked up in `users`, and kept for a
-//! minute once found.
+//! Bearer-token authentication: the token's sha256 is looked up in `users` (enabled users only),
+//! and kept for `KnownTokens::FRESH` (2 s) once found.
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use distcron_core::UserName;
 use distcron_store::{User, hash_token};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Users recently authenticated, by token hash: a request does not cost a MySQL round trip for
-/// its token, and a known caller still gets `/readyz`'s report (naming what is down) while
-/// MySQL is down. Only tokens found are kept, for `TTL`; the API never deletes a user or
-/// changes one's admin flag, so the minute bounds only hand edits of `users`.
+/// Users recently authenticated, by token hash, so that a burst of requests does not cost a
+/// MySQL round trip each.
+///
+/// Revocation is bounded by time, not pushed: a token replaced (`POST /users/{name}/token`) or
+/// whose user was disabled (`DELETE /users/{name}`) is forgotten at once by the API server that
+/// forwarded the change, and stops working on every other API server within `FRESH` of the
+/// change's commit, when their entry must be verified against MySQL again. An entry's age
+/// counts from the moment its lookup was sent, so even a lookup that read the row just before
+/// the change committed is trusted no longer. No ZooKeeper watch is needed for that, and none
+/// can be missed: the bound holds by construction.
+///
+/// One exception, for operators: while MySQL cannot be reached, `/readyz` (and only it) still
+/// accepts a token verified within `STALE` (a minute), so a known caller gets its report of what
+/// is down; without MySQL nothing can tell whether that token was revoked meanwhile, and the
+/// report is all it opens: every other route takes a fresh entry or MySQL's word.
 #[derive(Default)]
 pub struct KnownTokens {
     entries: Mutex<HashMap<String, (User, Instant)>>,
 }
 
 impl KnownTokens {
-    const TTL: Duration = Duration::from_secs(60);
+    /// How long a verified token is taken on trust: the bound on revocation.
+    pub const FRESH: Duration = Duration::from_secs(2);
+    /// How long a verified token still opens `/readyz` while MySQL is down.
+    const STALE: Duration = Duration::from_secs(60);
     /// More entries than this and the expired ones go (all of them, if none has expired).
     const MAX: usize = 10_000;
 
-    fn get(&self, hash: &str) -> Option<User> {
+    fn get(&self, hash: &str, within: Duration) -> Option<User> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(hash)
-            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .filter(|(_, at)| at.elapsed() < within)
             .map(|(user, _)| user.clone())
     }
 
-    fn put(&self, hash: String, user: User) {
+    /// Keeps `user` for `hash`, verified by a lookup sent at `asked`.
+    fn put(&self, hash: String, user: User, asked: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= Self::MAX {
-            entries.retain(|_, (_, at)| at.elapsed() < Self::TTL);
+            entries.retain(|_, (_, at)| at.elapsed() < Self::STALE);
             if entries.len() >= Self::MAX {
                 entries.clear();
             }
         }
-        entries.insert(hash, (user, Instant::now()));
+        entries.insert(hash, (user, asked));
     }
+
+    fn remove(&self, hash: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.remove(hash);
+    }
+
+    /// Forgets every token of `name`: its token was just replaced, or it was disabled.
+    pub fn forget_user(&self, name: &UserName) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|_, (user, _)| user.name != *name);
+    }
+
+    /// The user holding `token`: a fresh entry, else MySQL's answer. With `stale_ok`, an entry
+    /// up to `STALE` old stands in for MySQL while MySQL is unavailable.
+    async fn authenticate(
+        &self,
+        state: &AppState,
+        token: &str,
+        stale_ok: bool,
+    ) -> Result<User, ApiError> {
+        let hash = hash_token(token);
+        if let Some(user) = self.get(&hash, Self::FRESH) {
+            return Ok(user);
+        }
+        let asked = Instant::now();
+        match state.store.user_by_token_hash(&hash).await {
+            Ok(Some(user)) => {
+                self.put(hash, user.clone(), asked);
+                Ok(user)
+            }
+            Ok(None) => {
+                self.remove(&hash);
+                Err(ApiError::Unauthorized)
+            }
+            Err(e) if stale_ok && e.is_unavailable() => {
+                self.get(&hash, Self::STALE).ok_or_else(|| e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The bearer token of a request, or 401.
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized)
 }
 
 /// The authenticated caller of a request.
 pub struct Caller(pub User);
-
-impl Caller {
-    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
-        if self.0.is_admin {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!("only admins may {what}")))
-        }
-    }
-}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -65,27 +126,54 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
-        let hash = hash_token(token);
-        if let Some(user) = state.known_tokens.get(&hash) {
-            return Ok(Caller(user));
+        let token = bearer(parts)?;
+        state
+            .known_tokens
+            .authenticate(state, token, false)
+            .await
+            .map(Caller)
+    }
+}
+
+/// An authenticated caller who is an admin, or 403, decided before the body is read: a
+/// non-admin learns nothing from how its body would have been judged.
+pub struct Admin(pub User);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Caller(user) = Caller::from_request_parts(parts, state).await?;
+        if !user.is_admin {
+            return Err(ApiError::Forbidden(format!(
+                "only admins may {} {}",
+                parts.method,
+                parts.uri.path()
+            )));
         }
-        match state.store.user_by_token_hash(&hash).await? {
-            Some(user) => {
-                state.known_tokens.put(hash, user.clone());
-                Ok(Caller(user))
-            }
-            None => Err(ApiError::Unauthorized),
-        }
+        Ok(Admin(user))
+    }
+}
+
+/// The caller of `/readyz`: as `Caller`, but while MySQL is down a token verified within the
+/// last minute still gets the report (see `KnownTokens`).
+pub struct Operator(pub User);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        state
+            .known_tokens
+            .authenticate(state, token, true)
+            .await
+            .map(Operator)
     }
 }

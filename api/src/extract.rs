@@ -9,20 +9,11 @@ use axum::http::request::Parts;
 use bytes::BytesMut;
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
-use std::time::Duration;
 
 /// A JSON body of at most `AppState::max_body_bytes`. The Content-Type header is not
 /// required: `curl -d` sends a form type by default, and the body is JSON whatever the header
 /// says.
 pub struct JsonBody<T>(pub T);
-
-/// How much of an over-limit body is still read (and thrown away) before the 413 goes out, and
-/// for how long. A server that answers and closes while the client is still sending resets the
-/// connection, and a reset can destroy the answer before HAProxy or the client has read it: the
-/// client would see a broken connection instead of the 413 that names the problem. Past these
-/// bounds the answer is sent anyway and the connection closed.
-const DRAIN_MAX_BYTES: usize = 64 * 1024 * 1024;
-const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
@@ -62,8 +53,8 @@ async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
     };
     let unreadable =
         |_| ApiError::bad_request("invalid_body", "the request body could not be read");
+    // The rest of an over-limit body is drained before the 413 goes out (`crate::drain`).
     if body.size_hint().lower() > limit as u64 {
-        drain(body).await;
         return Err(too_large());
     }
     let mut buf = BytesMut::new();
@@ -72,26 +63,11 @@ async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
             continue; // trailers
         };
         if buf.len() + data.len() > limit {
-            drain(body).await;
             return Err(too_large());
         }
         buf.extend_from_slice(&data);
     }
     Ok(buf.freeze())
-}
-
-/// Reads and discards the rest of a body, within `DRAIN_MAX_BYTES` and `DRAIN_MAX_TIME`.
-async fn drain(mut body: Body) {
-    let read = async {
-        let mut drained = 0usize;
-        while drained <= DRAIN_MAX_BYTES {
-            match body.frame().await {
-                Some(Ok(frame)) => drained += frame.data_ref().map_or(0, Bytes::len),
-                _ => return,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(DRAIN_MAX_TIME, read).await;
 }
 
 /// Query parameters; unknown or malformed ones are a 400 that names them.

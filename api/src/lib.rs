@@ -3,6 +3,7 @@
 //! many as you like behind HAProxy.
 
 pub mod auth;
+pub mod drain;
 pub mod error;
 pub mod extract;
 pub mod manager_client;

@@ -3,8 +3,10 @@
 //! leader is looked up again until `leader_wait` runs out; then the client gets 503.
 
 use crate::error::ApiError;
-use distcron_core::internal::{CreateJob, CreateUser, ErrorBody, FinishJob};
-use distcron_core::{Job, JobId};
+use distcron_core::internal::{
+    CreateJob, CreateUser, DisableUser, ErrorBody, FinishJob, RotateToken, UserState,
+};
+use distcron_core::{Job, JobId, UserName};
 use distcron_zk::ZkSession;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -152,6 +154,34 @@ impl ManagerClient {
             .await?
         {
             Answer::Ok(..) => Ok(()),
+            Answer::Refused(status, message) => Err(refusal(status, message)),
+        }
+    }
+
+    pub async fn rotate_token(
+        &self,
+        name: &UserName,
+        req: &RotateToken,
+    ) -> Result<UserState, ApiError> {
+        match self
+            .post::<_, UserState>(&format!("/internal/users/{name}/token"), req)
+            .await?
+        {
+            Answer::Ok(user, _) => Ok(user),
+            Answer::Refused(status, message) => Err(refusal(status, message)),
+        }
+    }
+
+    pub async fn disable_user(
+        &self,
+        name: &UserName,
+        req: &DisableUser,
+    ) -> Result<UserState, ApiError> {
+        match self
+            .post::<_, UserState>(&format!("/internal/users/{name}/disable"), req)
+            .await?
+        {
+            Answer::Ok(user, _) => Ok(user),
             Answer::Refused(status, message) => Err(refusal(status, message)),
         }
     }

@@ -28,6 +28,36 @@ pub struct CreateUser {
     pub actor: UserName,
 }
 
+/// `POST /internal/users/{name}/token`: give the user a new token (only its hash travels); the
+/// old one stops working.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RotateToken {
+    pub token_sha256: String,
+    pub actor: UserName,
+}
+
+/// `POST /internal/users/{name}/disable`: disable the user and take its jobs off the schedule.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DisableUser {
+    pub actor: UserName,
+}
+
+/// A user as the leader answers about it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserState {
+    pub name: UserName,
+    pub admin: bool,
+    /// When it was disabled, if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The jobs a disable took off the schedule.
+    #[serde(default)]
+    pub jobs_finished: Vec<crate::job::JobId>,
+    /// How many running runs a disable asked to stop.
+    #[serde(default)]
+    pub runs_stopped: u64,
+}
+
 /// Body of every internal error answer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -40,6 +40,31 @@ impl ApiClient {
         }
     }
 
+    /// The same client, connecting from `local` (another loopback address, say 127.0.0.2:
+    /// to HAProxy, another client).
+    pub fn bound_to(&self, local: std::net::IpAddr) -> ApiClient {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(0)
+            .local_address(local)
+            .build()
+            .expect("HTTP client");
+        ApiClient {
+            base: self.base.clone(),
+            token: self.token.clone(),
+            http,
+        }
+    }
+
+    /// The same client and token, against another base URL (an API server itself, say).
+    pub fn at(&self, base: impl Into<String>) -> ApiClient {
+        ApiClient {
+            base: base.into(),
+            token: self.token.clone(),
+            http: self.http.clone(),
+        }
+    }
+
     pub fn with_token(&self, token: impl Into<String>) -> ApiClient {
         ApiClient {
             base: self.base.clone(),

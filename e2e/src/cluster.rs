@@ -34,6 +34,8 @@ pub struct ClusterOptions {
     pub api_env: Vec<(String, String)>,
     /// Extra settings for every manager.
     pub manager_env: Vec<(String, String)>,
+    /// Extra environment for HAProxy (`DISTCRON_HAPROXY_AUTH_FAILURES`, say).
+    pub haproxy_env: Vec<(String, String)>,
 }
 
 impl Default for ClusterOptions {
@@ -50,6 +52,7 @@ impl Default for ClusterOptions {
             worker_env: vec![],
             api_env: vec![],
             manager_env: vec![],
+            haproxy_env: vec![],
         }
     }
 }
@@ -66,9 +69,13 @@ pub struct TestCluster {
     pub s3_endpoint: String,
     pub s3_prefix: String,
     pub admin_token: String,
+    /// The password of HAProxy's stats page (user `stats`).
+    pub stats_password: String,
     pub dir: PathBuf,
-    procs: BTreeMap<String, Proc>,
-    ports: BTreeMap<String, u16>,
+    pub(crate) procs: BTreeMap<String, Proc>,
+    pub(crate) ports: BTreeMap<String, u16>,
+    /// HAProxy's HTTPS and stats ports, if it runs.
+    pub(crate) haproxy_ports: Option<crate::haproxy::HaproxyPorts>,
     /// Each role's MySQL URL (its own account).
     mysql_urls: BTreeMap<&'static str, String>,
     common_env: Vec<(String, String)>,
@@ -77,8 +84,8 @@ pub struct TestCluster {
     pub run_uids: crate::uids::UidBlock,
 }
 
-/// A file only root may read.
-fn write_secret(path: &std::path::Path, content: &str) {
+/// A file only its owner may read.
+pub(crate) fn write_secret(path: &std::path::Path, content: &str) {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
@@ -168,9 +175,11 @@ impl TestCluster {
             s3_endpoint,
             s3_prefix,
             admin_token,
+            stats_password: random_hex(16),
             dir,
             procs: BTreeMap::new(),
             ports: BTreeMap::new(),
+            haproxy_ports: None,
             mysql_urls: BTreeMap::new(),
             common_env,
             s3_env: s3_env.clone(),
@@ -254,23 +263,27 @@ impl TestCluster {
             cluster.wait_healthy(&name).await;
         }
         cluster.leader().await;
-        // The bootstrap admin exists once the leader has run; then the API is usable.
-        let admin = cluster.admin();
-        eventually(
-            "the bootstrap admin to be usable",
-            Duration::from_secs(30),
-            || {
-                let admin = admin.clone();
-                async move {
-                    let a = admin
-                        .try_request(reqwest::Method::GET, "/jobs", None)
-                        .await
-                        .ok()?;
-                    a.status.is_success().then_some(())
-                }
-            },
-        )
-        .await;
+        // The bootstrap admin exists once the leader has run; then the API is usable. Asked of
+        // an API server itself, so that the 401s before that do not count in HAProxy's
+        // failed-authentication throttle; then once through HAProxy.
+        let direct = ApiClient::new(cluster.url_of("api-1"), Some(cluster.admin_token.clone()));
+        for admin in [direct, cluster.admin()] {
+            eventually(
+                "the bootstrap admin to be usable",
+                Duration::from_secs(30),
+                || {
+                    let admin = admin.clone();
+                    async move {
+                        let a = admin
+                            .try_request(reqwest::Method::GET, "/jobs", None)
+                            .await
+                            .ok()?;
+                        a.status.is_success().then_some(())
+                    }
+                },
+            )
+            .await;
+        }
         cluster
     }
 
@@ -358,43 +371,6 @@ impl TestCluster {
         env.extend(self.options.worker_env.iter().cloned());
         env.extend(extra_env);
         self.add("distcron-worker", &name, port, env);
-    }
-
-    fn start_haproxy(&mut self) {
-        let infra = infra();
-        let port = free_port();
-        let stats = free_port();
-        let api = |i: usize| {
-            self.ports
-                .get(&format!("api-{i}"))
-                .map(|p| format!("127.0.0.1:{p}"))
-                // A closed port: the server is simply down in HAProxy's eyes.
-                .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()))
-        };
-        let env = vec![
-            ("DISTCRON_HAPROXY_BIND".into(), format!("127.0.0.1:{port}")),
-            (
-                "DISTCRON_HAPROXY_STATS_BIND".into(),
-                format!("127.0.0.1:{stats}"),
-            ),
-            ("DISTCRON_API_1".into(), api(1)),
-            ("DISTCRON_API_2".into(), api(2)),
-        ];
-        let proc = Proc::spawn(
-            &format!("{}-haproxy", self.name),
-            Spec {
-                program: infra.haproxy.clone(),
-                args: vec![
-                    "-db".into(),
-                    "-f".into(),
-                    infra.haproxy_cfg.display().to_string(),
-                ],
-                env,
-                log: self.dir.join("haproxy.log"),
-            },
-        );
-        self.procs.insert("haproxy".into(), proc);
-        self.ports.insert("haproxy".into(), port);
     }
 
     pub fn port(&self, name: &str) -> u16 {

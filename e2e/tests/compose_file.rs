@@ -184,6 +184,7 @@ fn every_service_of_the_local_cluster_is_in_the_compose_file() {
 #[test]
 fn the_local_cluster_uses_the_documented_ports() {
     assert_eq!(port_of(&local("DISTCRON_HAPROXY_BIND")), "30000");
+    assert_eq!(port_of(&local("DISTCRON_HAPROXY_TLS_BIND")), "30443");
     assert_eq!(local("DISTCRON_ZK_PORT"), "2181");
     assert_eq!(local("DISTCRON_S3_PORT"), "28333");
     assert_eq!(port_of(&local("DISTCRON_API_1")), "30001");
@@ -209,6 +210,37 @@ fn haproxy_is_published_on_the_same_port_as_in_the_local_cluster() {
     assert!(
         published.contains(&(port.clone(), port.clone())),
         "the haproxy service publishes {published:?}, not {port}:{port}"
+    );
+}
+
+#[test]
+fn haproxy_serves_https_on_the_same_port_as_in_the_local_cluster_with_a_certificate() {
+    let compose = compose();
+    let port = port_of(&local("DISTCRON_HAPROXY_TLS_BIND")).to_owned();
+    let bind = required_env(&compose, "haproxy", "DISTCRON_HAPROXY_TLS_BIND");
+    assert_eq!(port_of(&bind), port, "HAProxy binds HTTPS on {bind}");
+    let published = published_ports(&compose, "haproxy");
+    assert!(
+        published.contains(&(port.clone(), port.clone())),
+        "the haproxy service publishes {published:?}, not {port}:{port}"
+    );
+    // The certificate is made by the one-shot migrate service, in a volume HAProxy mounts.
+    let cert = required_env(&compose, "haproxy", "DISTCRON_HAPROXY_TLS_CERT");
+    let mounts = volumes(&compose, "haproxy");
+    assert!(
+        mounts
+            .iter()
+            .any(|(source, target)| source == "haproxy-secret" && cert.starts_with(target.as_str())),
+        "the haproxy service reads {cert}, outside its mounts {mounts:?}"
+    );
+    assert!(
+        command(&compose, "migrate").contains("haproxy.pem"),
+        "the migrate service does not make HAProxy's certificate"
+    );
+    assert_eq!(
+        service(&compose, "haproxy")["depends_on"]["migrate"]["condition"].as_str(),
+        Some("service_completed_successfully"),
+        "HAProxy does not wait for its certificate"
     );
 }
 

@@ -9,8 +9,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use distcron_core::internal::{CreateJob, CreateUser, ErrorBody, FinishJob};
-use distcron_core::{JobId, JobStatus};
+use distcron_core::internal::{
+    CreateJob, CreateUser, DisableUser, ErrorBody, FinishJob, RotateToken,
+};
+use distcron_core::{JobId, JobStatus, UserName};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -39,6 +41,8 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/jobs", post(create_job))
         .route("/internal/jobs/{id}/finish", post(finish_job))
         .route("/internal/users", post(create_user))
+        .route("/internal/users/{name}/token", post(rotate_token))
+        .route("/internal/users/{name}/disable", post(disable_user))
         // The token is checked before anything else, the body included: a caller without it
         // learns nothing, not even whether its body would have been accepted.
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
@@ -89,8 +93,8 @@ impl IntoResponse for InternalError {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
             }
             InternalError::Write(WriteError::Conflict(m)) => (StatusCode::CONFLICT, "conflict", m),
-            InternalError::Write(WriteError::NotFound) => {
-                (StatusCode::NOT_FOUND, "not_found", "no such job".into())
+            InternalError::Write(WriteError::NotFound(m)) => {
+                (StatusCode::NOT_FOUND, "not_found", m)
             }
             InternalError::Write(WriteError::Internal(e)) => {
                 tracing::error!(error = format!("{e:#}"), "internal write failed");
@@ -187,4 +191,34 @@ async fn create_user(
         .create_user(&req.name, req.admin, &req.token_sha256, &req.actor)
         .await?;
     Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+fn user_name(name: &str) -> Result<UserName, InternalError> {
+    UserName::parse(name).map_err(|e| InternalError::BadRequest(e.to_string()))
+}
+
+async fn rotate_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(req): Json<RotateToken>,
+) -> Result<Response, InternalError> {
+    authorize(&state, &headers)?;
+    let leader = leader(&state)?;
+    let user = leader
+        .rotate_token(&user_name(&name)?, &req.token_sha256, &req.actor)
+        .await?;
+    Ok(Json(user).into_response())
+}
+
+async fn disable_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(req): Json<DisableUser>,
+) -> Result<Response, InternalError> {
+    authorize(&state, &headers)?;
+    let leader = leader(&state)?;
+    let user = leader.disable_user(&user_name(&name)?, &req.actor).await?;
+    Ok(Json(user).into_response())
 }

@@ -27,6 +27,10 @@ pub struct Leader {
     pub(crate) placement: Mutex<Placement>,
     /// The uids new users' runs get.
     pub(crate) run_uids: UidRange,
+    /// The user whose token the bootstrap file sets at every leadership (`admin`), if this
+    /// manager has one: its token is not rotated, nor the user disabled, through the API,
+    /// since the next leader would undo either.
+    pub(crate) bootstrap_admin: Option<UserName>,
     /// Where uploads are: a new job's must be there (see `sweep`).
     pub(crate) blobs: distcron_blob::BlobStore,
 }
@@ -159,6 +163,10 @@ impl Election {
             ops: tokio::sync::RwLock::new(()),
             placement: Mutex::new(Placement::default()),
             run_uids: self.run_uids,
+            bootstrap_admin: self
+                .bootstrap_admin_token_file
+                .as_ref()
+                .map(|_| bootstrap_admin_name()),
             blobs: self.blobs.clone(),
         });
         tracing::info!(manager = %self.info.manager_id, lock = leader.lock.lock_path(), "became the leader");
@@ -274,7 +282,7 @@ impl Election {
             "bootstrap admin token in {} is too short",
             path.display()
         );
-        let admin = UserName::parse("admin")?;
+        let admin = bootstrap_admin_name();
         if store
             .ensure_bootstrap_admin(&admin, &hash_token(token), self.run_uids)
             .await?
@@ -300,6 +308,11 @@ impl Election {
             Err(_) => tracing::warn!("timed out resigning leadership; it ends with the session"),
         }
     }
+}
+
+/// The user the bootstrap token file is for.
+fn bootstrap_admin_name() -> UserName {
+    UserName::parse("admin").expect("`admin` is a valid user name")
 }
 
 /// Wakes the reconcile loop whenever the set of registered workers changes. Errors (a lost

@@ -9,6 +9,7 @@ pub mod leader;
 pub mod plan;
 pub mod reaper;
 pub mod reconcile;
+pub mod revocation;
 pub mod settings;
 pub mod sweep;
 pub mod writes;

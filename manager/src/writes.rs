@@ -19,8 +19,8 @@ pub enum WriteError {
     Unavailable(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("no such job")]
-    NotFound,
+    #[error("{0}")]
+    NotFound(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -124,7 +124,7 @@ impl Leader {
     pub async fn finish_job(&self, id: &JobId, actor: &UserName) -> Result<Job, WriteError> {
         let _shared = self.ops.read().await;
         let Some((job, tx)) = self.store.begin_finish_job(id, actor).await? else {
-            return Err(WriteError::NotFound);
+            return Err(WriteError::NotFound(format!("no job {id}")));
         };
         let Some(tx) = tx else { return Ok(job) };
         let worker = self.owner_of(id);
@@ -158,7 +158,7 @@ impl Leader {
         Ok(user)
     }
 
-    async fn publish(&self, ops: &[Op]) -> Result<(), WriteError> {
+    pub(crate) async fn publish(&self, ops: &[Op]) -> Result<(), WriteError> {
         // A new worker's directory may not exist yet; creating it is harmless if it does.
         for op in ops {
             if let Op::Assign { worker, .. } = op {
@@ -233,7 +233,7 @@ impl Leader {
         Ok(None)
     }
 
-    fn forget(&self, id: &JobId) {
+    pub(crate) fn forget(&self, id: &JobId) {
         self.placement
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -7,9 +7,10 @@
 //!   Every write goes through the leader manager.
 //! - Managers own the schema (they apply migrations at start) and write jobs, users, the audit
 //!   log, and runs (the reaper interrupts them and queues retries).
-//! - Workers read jobs (and share-lock them for a start), write runs and their output, and may
-//!   change a job's status columns (the outcome of its runs) but nothing else of it. They cannot
-//!   read users or the audit log.
+//! - Workers read jobs (and share-lock them for a start), write runs and their output (and read
+//!   the stops asked of their runs, `runs.stop_reason`, which managers set), and may change a
+//!   job's status columns (the outcome of its runs) but nothing else of it. They cannot read
+//!   users or the audit log: a disabled user's runs are stopped through its runs' rows.
 
 use crate::{Result, Store, StoreError};
 use secrecy::{ExposeSecret, SecretString};

@@ -100,7 +100,7 @@ pub struct JobFilter {
 /// ZooKeeper before committing: if publishing fails the change is rolled back and nothing is
 /// half-created.
 pub struct JobTx {
-    tx: Transaction<'static, MySql>,
+    pub(crate) tx: Transaction<'static, MySql>,
 }
 
 impl JobTx {
@@ -166,6 +166,30 @@ impl Store {
     /// Inserts `job` (and its audit row) in a transaction left open for the caller.
     pub async fn begin_create_job(&self, job: &Job, actor: &UserName) -> Result<CreateOutcome> {
         let mut tx = self.pool().begin().await?;
+        // The owner must be enabled, and stay so until this commits: disabling a user locks its
+        // row for update, so it waits for this job, and then finishes it with the others.
+        let owner: Option<(Option<DateTime<Utc>>,)> =
+            sqlx::query_as("SELECT disabled_at FROM users WHERE name = ? LOCK IN SHARE MODE")
+                .bind(job.owner.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        match owner {
+            Some((None,)) => {}
+            Some((Some(_),)) => {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(format!(
+                    "user `{}` is disabled",
+                    job.owner
+                )));
+            }
+            None => {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(format!(
+                    "user `{}` does not exist",
+                    job.owner
+                )));
+            }
+        }
         let s = &job.spec;
         let inserted = sqlx::query(
             "INSERT INTO jobs (id, name, owner, status, job_type, executable, sha256, schedule, timezone, \
@@ -249,35 +273,55 @@ impl Store {
             return Ok(Some((job, None)));
         }
         let now = Utc::now();
+        finish_in(&mut tx, &[(job.id, job.status)], now, actor, None).await?;
+        job.status = JobStatus::Finished;
+        job.updated_at = now;
+        Ok(Some((job, Some(JobTx { tx }))))
+    }
+}
+
+/// Takes `jobs` (id and current status, each row already locked by the caller's transaction)
+/// off the schedule: `finished`, their pending retries recorded `skipped`, one audit row each.
+/// `cause`, if any, goes into the audit rows' detail (say, the owner was disabled).
+pub(crate) async fn finish_in(
+    tx: &mut Transaction<'static, MySql>,
+    jobs: &[(JobId, JobStatus)],
+    now: DateTime<Utc>,
+    actor: &UserName,
+    cause: Option<&str>,
+) -> Result<()> {
+    for (id, previous) in jobs {
         sqlx::query(
             "UPDATE jobs SET status = 'finished', finished_at = ?, updated_at = ? WHERE id = ?",
         )
         .bind(now)
         .bind(now)
         .bind(id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         // Retries still waiting will not run: account for them.
         sqlx::query("UPDATE runs SET status = 'skipped', reason = ?, finished_at = ? WHERE job_id = ? AND status = 'pending'")
             .bind(distcron_core::run::skip::DELETED)
             .bind(now)
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
+        let mut detail = serde_json::json!({ "previous_status": previous.as_str() });
+        if let Some(cause) = cause {
+            detail["cause"] = cause.into();
+        }
         audit::record(
-            &mut tx,
+            tx,
             AuditEntry {
                 at: now,
                 actor: actor.as_str(),
                 action: "job.finish",
                 object_type: "job",
                 object_id: &id.to_string(),
-                detail: serde_json::json!({ "previous_status": job.status.as_str() }),
+                detail,
             },
         )
         .await?;
-        job.status = JobStatus::Finished;
-        job.updated_at = now;
-        Ok(Some((job, Some(JobTx { tx }))))
     }
+    Ok(())
 }

@@ -294,6 +294,28 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// The stops asked of this worker life's running runs (`runs.stop_reason`): run id and
+    /// reason. Its own rows of the `(status, worker_id)` index, read right after the lease
+    /// renewal touched them.
+    pub async fn stops_requested(&self, by: &Claimant) -> Result<Vec<(RunId, String)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, stop_reason FROM runs WHERE status = 'running' AND worker_id = ? \
+             AND incarnation = ? AND stop_reason IS NOT NULL",
+        )
+        .bind(&by.worker_id)
+        .bind(&by.incarnation)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(id, reason)| {
+                let id = id
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("run {id}: {e}")))?;
+                Ok((id, reason))
+            })
+            .collect()
+    }
+
     /// Records final outcomes. An outcome applies only to a run still `running`: if the run was
     /// meanwhile declared interrupted, that record stands. Output is kept either way, in the
     /// same transaction: nobody sees a run ended without its output.

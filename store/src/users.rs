@@ -40,13 +40,15 @@ pub fn hash_token(token: &str) -> String {
 }
 
 impl Store {
-    /// The user holding this token hash, if any.
+    /// The enabled user holding this token hash, if any.
     pub async fn user_by_token_hash(&self, token_sha256: &str) -> Result<Option<User>> {
-        let row: Option<UserRow> =
-            sqlx::query_as("SELECT name, is_admin, created_at FROM users WHERE token_sha256 = ?")
-                .bind(token_sha256)
-                .fetch_optional(self.pool())
-                .await?;
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT name, is_admin, created_at FROM users \
+             WHERE token_sha256 = ? AND disabled_at IS NULL",
+        )
+        .bind(token_sha256)
+        .fetch_optional(self.pool())
+        .await?;
         row.map(User::try_from).transpose()
     }
 
@@ -83,9 +85,19 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         match insert_user(&mut tx, name, admin, token_sha256, now, uids).await {
             Err(StoreError::Conflict(_)) => {
-                return Err(StoreError::Conflict(format!(
-                    "user `{name}` already exists"
-                )));
+                let disabled: Option<(bool,)> =
+                    sqlx::query_as("SELECT disabled_at IS NOT NULL FROM users WHERE name = ?")
+                        .bind(name.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                return Err(StoreError::Conflict(if disabled == Some((true,)) {
+                    format!(
+                        "user `{name}` exists and is disabled; the names of disabled users are not \
+                         reused (their jobs, runs and run uid stay theirs): choose another name"
+                    )
+                } else {
+                    format!("user `{name}` already exists")
+                }));
             }
             other => other?,
         };
@@ -119,15 +131,17 @@ impl Store {
     ) -> Result<bool> {
         let now = Utc::now();
         let mut tx = self.pool().begin().await?;
-        let current: Option<(bool, String)> =
-            sqlx::query_as("SELECT is_admin, token_sha256 FROM users WHERE name = ? FOR UPDATE")
-                .bind(name.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let current: Option<(bool, String, bool)> = sqlx::query_as(
+            "SELECT is_admin, token_sha256, disabled_at IS NOT NULL FROM users WHERE name = ? FOR UPDATE",
+        )
+        .bind(name.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
         let action = match current {
-            Some((true, hash)) if hash == token_sha256 => return Ok(false),
+            Some((true, hash, false)) if hash == token_sha256 => return Ok(false),
+            // The operator's file wins: an admin disabled by hand is enabled again.
             Some(_) => {
-                sqlx::query("UPDATE users SET is_admin = TRUE, token_sha256 = ?, updated_at = ? WHERE name = ?")
+                sqlx::query("UPDATE users SET is_admin = TRUE, token_sha256 = ?, disabled_at = NULL, updated_at = ? WHERE name = ?")
                     .bind(token_sha256)
                     .bind(now)
                     .bind(name.as_str())

@@ -171,6 +171,18 @@ impl InFlight {
             .collect()
     }
 
+    /// Stops run `id` if it is in flight here; whether it was.
+    pub fn stop(&self, id: &RunId, why: Stop) -> bool {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        match runs.get(id) {
+            Some(r) => {
+                r.control.stop(why);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn stop_all(&self, why: Stop) -> usize {
         let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         for r in runs.values() {

@@ -306,6 +306,7 @@ impl Worker {
                 store.clone(),
                 claimant.clone(),
                 gate.clone(),
+                inflight.clone(),
                 lease,
                 token.clone(),
             ),

@@ -1,5 +1,5 @@
-//! The worker's periodic duties: renewing the leases of its runs, fencing itself when it has
-//! lost both ZooKeeper and MySQL, checking its clock against MySQL's, picking up the retries
+//! The worker's periodic duties: renewing the leases of its runs (and stopping those someone
+//! asked to stop), fencing itself when it has lost both ZooKeeper and MySQL, checking its clock against MySQL's, picking up the retries
 //! queued for it, and sweeping rows it claimed but never started.
 
 use crate::exec::Stop;
@@ -14,11 +14,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// Renews the lease of every run in flight, every quarter of the lease.
+/// Renews the lease of every run in flight, every quarter of the lease, and then stops the runs
+/// someone asked to stop (`runs.stop_reason`: their owner was disabled). The request is a state
+/// in MySQL, not a message: a worker that missed a renewal sees it at the next.
 pub async fn renew_leases(
     store: Store,
     claimant: Claimant,
     gate: Arc<Gate>,
+    inflight: Arc<InFlight>,
     lease: Duration,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -31,8 +34,28 @@ pub async fn renew_leases(
         }
         let sent = Instant::now();
         match store.renew_leases(&claimant).await {
-            Ok(_) => gate.mysql_ok(sent),
-            Err(e) => tracing::warn!(error = %e, "cannot renew run leases"),
+            Ok(renewed) => {
+                gate.mysql_ok(sent);
+                if renewed == 0 {
+                    continue;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot renew run leases");
+                continue;
+            }
+        }
+        match store.stops_requested(&claimant).await {
+            Ok(stops) => {
+                for (run, reason) in stops {
+                    // A row claimed but not started is not in flight: its start check finds
+                    // its job finished and records it skipped.
+                    if inflight.stop(&run, Stop::Requested(reason.clone())) {
+                        tracing::info!(run_id = %run, reason, "stopping a run, as asked");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the stops asked of runs"),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Liveness for HAProxy, readiness for operators.
 
-use crate::auth::Caller;
+use crate::auth::Operator;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -15,7 +15,7 @@ pub async fn healthz() -> Json<Value> {
 
 /// 200 when ZooKeeper, MySQL, S3 and the leader manager are all reachable; otherwise 503 with
 /// the failing checks named.
-pub async fn readyz(State(state): State<AppState>, _caller: Caller) -> (StatusCode, Json<Value>) {
+pub async fn readyz(State(state): State<AppState>, _caller: Operator) -> (StatusCode, Json<Value>) {
     let timeout = Duration::from_secs(2);
     let zookeeper = state.zk.client().map(|_| ()).map_err(|e| e.to_string());
     let timed = |check: Result<Result<(), String>, _>| {

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use distcron_core::job::{JobError, MAX_SCHEDULE_BYTES};
 use distcron_core::{Schedule, TimeZone};
 
@@ -26,10 +26,13 @@ pub fn router(state: AppState) -> Router {
         .route("/runs/{id}", get(runs::get_run))
         .route("/workers", get(workers::list_workers))
         .route("/users", post(users::create_user))
+        .route("/users/{name}", delete(users::disable_user))
+        .route("/users/{name}/token", post(users::rotate_token))
         .route("/schedule/preview", get(schedule::preview))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(crate::drain::drain_unread_body))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -41,6 +41,9 @@ pub enum Stop {
     Fenced,
     /// The worker is shutting down and the grace period is over.
     Shutdown,
+    /// Someone asked for the run to stop (`runs.stop_reason`, say its owner was disabled):
+    /// recorded `killed` with this reason.
+    Requested(String),
 }
 
 /// What the worker keeps of a run in flight.

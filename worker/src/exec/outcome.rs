@@ -37,6 +37,7 @@ pub fn of(
             RunStatus::Interrupted,
             Some("stopped: the worker shut down before the run ended".into()),
         ),
+        (Some(Ok(Stop::Requested(reason))), _) => (RunStatus::Killed, Some(reason)),
         (None, Err(e)) => (
             RunStatus::Failed,
             Some(format!("lost track of the process: {e}")),
