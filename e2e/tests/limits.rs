@@ -207,6 +207,20 @@ async fn a_job_goes_only_to_a_worker_whose_ceilings_cover_it_and_bad_values_are_
         assert_eq!(run["status"], "succeeded", "{run}");
         assert_eq!(run["worker"], "worker-3", "{run}");
     }
+    // A job no live worker could ever bound is refused, naming why, not left unplaced.
+    let huge = admin
+        .post(
+            "/jobs",
+            &json!({"type": "command", "schedule": "@once", "memory_mb": 100_000, "executable": "true"}),
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::CONFLICT, "{}", huge.body);
+    let why = huge.body["error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("worker-3: memory_mb 100000 is above the ceiling of 4096"),
+        "{}",
+        huge.body
+    );
     for (body, needle) in [
         (json!({"memory_mb": 0}), "memory_mb must be between"),
         (json!({"cpu_millis": 5}), "cpu_millis must be between"),

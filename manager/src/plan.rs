@@ -90,6 +90,26 @@ impl Placement {
         Some(worker)
     }
 
+    /// Why no live worker could ever take a job needing `needs`, if none could: every one's
+    /// ceilings fall short (not counting room, which frees up). `None` with no worker known.
+    pub fn fits_nowhere(&self, needs: &Resources) -> Option<String> {
+        if needs.is_empty() || self.load.is_empty() {
+            return None;
+        }
+        let none = Resources::default();
+        let mut why = Vec::new();
+        for worker in self.load.keys() {
+            match needs.exceeds(self.ceilings.get(worker).unwrap_or(&none)) {
+                None => return None,
+                Some(w) => why.push(format!("{worker}: {w}")),
+            }
+        }
+        Some(format!(
+            "no live worker can bound its runs so ({})",
+            why.join("; ")
+        ))
+    }
+
     /// Forgets a job (taken off the schedule).
     pub fn remove(&mut self, job: &JobId) -> Option<String> {
         let worker = self.owner.remove(job)?;
@@ -561,5 +581,32 @@ mod tests {
             !placement.owner.contains_key(&huge.id),
             "no worker grants 100000 MiB"
         );
+    }
+
+    #[test]
+    fn a_job_no_live_worker_could_take_is_named_and_one_that_fits_somewhere_is_not() {
+        let mut observed = Observed {
+            live: live(&["w1", "w2"]),
+            ..Observed::default()
+        };
+        let ceiling = Resources {
+            memory_mb: Some(512),
+            ..Default::default()
+        };
+        observed.ceilings.insert("w1".into(), ceiling);
+        let (_, placement) = plan(&BTreeMap::new(), &observed);
+        let needs = |mb| Resources {
+            memory_mb: Some(mb),
+            ..Default::default()
+        };
+        assert_eq!(placement.fits_nowhere(&needs(256)), None);
+        assert_eq!(placement.fits_nowhere(&Resources::default()), None);
+        let why = placement.fits_nowhere(&needs(1024)).expect("fits nowhere");
+        assert!(
+            why.contains("w1: memory_mb 1024 is above the ceiling of 512"),
+            "{why}"
+        );
+        assert!(why.contains("w2: memory_mb is not enforced here"), "{why}");
+        assert_eq!(Placement::default().fits_nowhere(&needs(1024)), None);
     }
 }

@@ -58,6 +58,14 @@ impl Leader {
     /// Persists and publishes a new job. Replaying the same job id returns the stored job.
     pub async fn create_job(&self, job: Job, actor: &UserName) -> Result<(Job, bool), WriteError> {
         let _shared = self.ops.read().await;
+        let nowhere = self
+            .placement
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fits_nowhere(&job.spec.resources);
+        if let Some(why) = nowhere {
+            return Err(WriteError::Conflict(why));
+        }
         if job.spec.job_type.is_blob() {
             // Under the shared lock, so the blob sweep cannot delete it before the job exists.
             match self.blobs.last_modified(&job.spec.executable).await {
