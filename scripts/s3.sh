@@ -143,27 +143,29 @@ start_weed() {
     # In the namespace: a private /tmp (for its unix sockets, which SeaweedFS puts in /tmp),
     # and the secrets directory as the working directory, where SeaweedFS finds security.toml.
     # The private /tmp hides the host's, where this checkout (or the virtualenv) may live: the
-    # working directory and the binary (as fd 3) are opened before, and every path it is
-    # given is relative to the working directory.
+    # binary (fd 3), the data directory (fd 4) and the secrets directory (fd 5) are opened
+    # first, and both directories bound back at their own paths.
     # -master.electionTimeout=1s: a restarted single master elects itself in a second (10 s
     #   by default, during which nothing can be read).
     # -volume.preStopSeconds=0: no 10 s pause before the volume server stops.
     # -s3.port.iceberg=0 -s3.port.lance=0: these listen on fixed ports by default.
     # -master.telemetry=false: no reporting home.
     # -logtostderr: to our log only (else glog also writes files into /tmp).
-    local data
-    data=$(realpath --relative-to="$secrets" "$dir")
-    # shellcheck disable=SC2016 # $0, $1 and $@ are the inner shell's
+    dir=$(realpath "$dir")
+    secrets=$(realpath "$secrets")
+    # shellcheck disable=SC2016 # $0, $1, $2 and $@ are the inner shell's
+    local inner='exec 3<"$1" 4<"$2" 5<"$0" && mount -t tmpfs -o mode=700 tmpfs /tmp &&
+        mkdir -p "$0" "$2" && mount -c --bind /proc/self/fd/4 "$2" && mount -c --bind /proc/self/fd/5 "$0" &&
+        cd "$0" && shift 2 && exec /proc/self/fd/3 "$@"'
     start_bg "$name" ip netns exec "$(s3_netns "$s3")" unshare --mount --propagation private \
-        sh -c 'cd "$0" && exec 3<"$1" && shift && mount -t tmpfs -o mode=700 tmpfs /tmp && exec /proc/self/fd/3 "$@"' \
-        "$secrets" "$DISTCRON_VENV/bin/weed" -logtostderr server -dir="$data" \
+        sh -c "$inner" "$secrets" "$DISTCRON_VENV/bin/weed" "$dir" -logtostderr server -dir="$dir" \
         -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.ip.bind="$(s3_ip "$s3")" \
         -master.port="$master" -master.port.grpc="$(weed_grpc_port "$master")" \
         -master.electionTimeout=1s -master.telemetry=false -master.volumeSizeLimitMB=1024 \
         -volume.port="$volume" -volume.port.grpc="$(weed_grpc_port "$volume")" \
         -volume.preStopSeconds=0 \
         -filer.port="$filer" -filer.port.grpc="$(weed_grpc_port "$filer")" \
-        -s3 -s3.port="$s3" -s3.port.grpc="$(weed_grpc_port "$s3")" -s3.config=s3.json \
+        -s3 -s3.port="$s3" -s3.port.grpc="$(weed_grpc_port "$s3")" -s3.config="$secrets/s3.json" \
         -s3.port.iceberg=0 -s3.port.lance=0
 }
 
