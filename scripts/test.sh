@@ -55,7 +55,8 @@ eval "$("$services" env)"
 # The end-to-end tests' processes log there, one folder per test: start empty.
 rm -rf "$DISTCRON_TEST_LOG_DIR"
 mkdir -p "$DISTCRON_TEST_LOG_DIR"
-say "Test services: ZooKeeper $DISTCRON_TEST_ZK, S3 $DISTCRON_TEST_S3, MySQL $DISTCRON_TEST_MYSQL; binaries in $DISTCRON_TEST_BIN_DIR; logs of the end-to-end tests in $DISTCRON_TEST_LOG_DIR"
+# The MySQL URL carries the administrator's password: shown without it.
+say "Test services: ZooKeeper $DISTCRON_TEST_ZK, S3 $DISTCRON_TEST_S3, MySQL ${DISTCRON_TEST_MYSQL##*@}; binaries in $DISTCRON_TEST_BIN_DIR; logs of the end-to-end tests in $DISTCRON_TEST_LOG_DIR"
 
 if cargo nextest --version >/dev/null 2>&1; then
     say "Testing: cargo nextest run --workspace $*"
