@@ -15,8 +15,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && cp target/release/distcron-api target/release/distcron-manager target/release/distcron-worker /out/
 
 FROM debian:bookworm-slim
-# curl: the healthchecks of docker-compose.yml. ca-certificates: TLS to S3 or MySQL if asked.
-# openssl: the migrate service makes HAProxy's self-signed certificate.
+# curl: the healthchecks of docker-compose.yml, and its migrate service's creation of the
+# bucket. ca-certificates: TLS to S3 or MySQL if asked. openssl: its secrets service makes
+# HAProxy's self-signed certificate and SeaweedFS's gRPC CA and certificate.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl openssl \
     && rm -rf /var/lib/apt/lists/*
