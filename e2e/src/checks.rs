@@ -299,3 +299,14 @@ pub async fn until_mid_second() {
     let wait = if frac < 0.5 { 0.5 - frac } else { 1.5 - frac };
     tokio::time::sleep(Duration::from_secs_f64(wait)).await;
 }
+
+/// The `key=value` lines a probe job printed, from its run's stdout (values trimmed).
+pub fn stdout_report(run: &Value) -> std::collections::BTreeMap<String, String> {
+    run["output"]["stdout"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}

@@ -4,24 +4,12 @@
 //! SeaweedFS's internal ports, the managers' internal API, and every secret file and log of
 //! the cluster. The probe prints one `name=result` line per attempt.
 
-use distcron_e2e::checks::finished_run;
+use distcron_e2e::checks::{finished_run, stdout_report};
 use distcron_e2e::cluster::TEST_BUCKET;
 use distcron_e2e::{ClusterOptions, TestCluster, infra};
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// `key=value` lines of a run's stdout.
-fn report(run: &serde_json::Value) -> BTreeMap<String, String> {
-    run["output"]["stdout"]
-        .as_str()
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect()
-}
 
 /// `host port` of a URL like `mysql://user:pw@127.0.0.1:3306/db` or `http://10.0.0.1:8333`.
 fn host_port(url: &str) -> (String, String) {
@@ -206,7 +194,7 @@ async fn a_non_admins_job_reaches_neither_mysql_zookeeper_s3_the_internal_api_no
     )
     .await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let r = report(&run);
+    let r = stdout_report(&run);
     eprintln!("{} attempts from inside the job", r.len());
     let open: Vec<String> = r
         .iter()

@@ -2,23 +2,11 @@
 //! workers' defaults for jobs that name nothing; a run killed by a bound says so; a job goes
 //! only to a worker whose ceilings cover what it names.
 
-use distcron_e2e::checks::finished_run;
+use distcron_e2e::checks::{finished_run, stdout_report};
 use distcron_e2e::{ClusterOptions, TestCluster, eventually};
 use reqwest::StatusCode;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// `key=value` lines of a run's stdout.
-fn report(run: &serde_json::Value) -> BTreeMap<String, String> {
-    run["output"]["stdout"]
-        .as_str()
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect()
-}
 
 /// A cluster of one worker whose runs get at most 64 processes unless their job says more.
 async fn bounded_cluster() -> TestCluster {
@@ -152,7 +140,7 @@ EOF"#;
     )
     .await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let r = report(&run);
+    let r = stdout_report(&run);
     let cpu: f64 = r["cpu"].parse().expect("cpu seconds");
     let throttled: u64 = r["nr_throttled"].parse().expect("nr_throttled");
     eprintln!("2 s of spinning at cpu_millis 200: {cpu:.3} s of CPU, throttled {throttled} times");

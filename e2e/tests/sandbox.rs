@@ -3,22 +3,10 @@
 //! runs; every run has a /tmp and a /proc of its own; no run inherits a descriptor of the
 //! worker's; the executable cache is closed to runs.
 
-use distcron_e2e::checks::finished_run;
+use distcron_e2e::checks::{finished_run, stdout_report};
 use distcron_e2e::{ClusterOptions, TestCluster, eventually};
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// `key=value` lines of a run's stdout.
-fn report(run: &serde_json::Value) -> BTreeMap<String, String> {
-    run["output"]["stdout"]
-        .as_str()
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 #[tokio::test]
 async fn one_owners_job_cannot_see_signal_trace_or_read_another_owners_running_job() {
@@ -77,7 +65,7 @@ kill -9 -1
         Duration::from_secs(20),
     )
     .await;
-    let r = report(&run);
+    let r = stdout_report(&run);
     let bob_uid: u32 = r["uid"].parse().expect("bob's uid");
     assert_ne!(bob_uid, 0, "{run}");
     assert_ne!(alice_uid, 0);
@@ -158,7 +146,7 @@ ls {cache} >/dev/null 2>&1 && echo cache=listed || echo cache=refused
         )
         .await;
         assert_eq!(run["status"], "succeeded", "{run}");
-        let r = report(&run);
+        let r = stdout_report(&run);
         // 0, 1, 2, and the directory `ls` itself has open.
         assert_eq!(r["fds"].trim(), "0 1 2 3", "attempt {attempt}: {run}");
         // Empty at the start of each run: what the first run planted is gone.

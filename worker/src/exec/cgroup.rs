@@ -82,9 +82,16 @@ impl CgroupRoot {
         &self.controllers
     }
 
-    /// Writes a run's bounds into its cgroup.
-    pub fn limit(&self, cg: &RunCgroup, bounds: &Resources) -> Result<(), String> {
-        limits::apply(&self.controllers, |c| cg.dir_of(c), bounds)
+    /// Writes a run's bounds into its cgroup, unless a pooled cgroup has them already (most
+    /// runs have the defaults: no file is written on their start).
+    pub fn limit(&self, cg: &mut RunCgroup, bounds: &Resources) -> Result<(), String> {
+        if cg.bounds == Some(*bounds) {
+            return Ok(());
+        }
+        cg.bounds = None;
+        limits::apply(&self.controllers, |c| cg.dir_of(c), bounds)?;
+        cg.bounds = Some(*bounds);
+        Ok(())
     }
 
     /// The counters of a run's cgroup that explain how it ended.
@@ -131,6 +138,7 @@ impl CgroupRoot {
             dir,
             procs,
             v1: Vec::new(),
+            bounds: None,
         };
         for root in self.controllers.v1_dirs() {
             let dir = root.join(&name);
@@ -195,6 +203,8 @@ pub struct RunCgroup {
     procs: OwnedFd,
     /// Its cgroups in the host's v1 hierarchies, where bounds are enforced there.
     v1: Vec<V1Cgroup>,
+    /// The bounds last written into its files, if all were.
+    bounds: Option<Resources>,
 }
 
 #[derive(Debug)]

@@ -291,7 +291,7 @@ impl Executor {
             &self.run_defaults,
             &self.ceilings,
         )?;
-        let cgroup = match &self.cgroups {
+        let mut cgroup = match &self.cgroups {
             Some(root) => match root.create() {
                 Ok(created) => Some(created),
                 Err(e) if bounds.is_empty() => {
@@ -307,7 +307,7 @@ impl Executor {
             None => None,
         };
         let mut before = limits::Counters::default();
-        if let (Some(cg), Some(root)) = (&cgroup, &self.cgroups) {
+        if let (Some(cg), Some(root)) = (&mut cgroup, &self.cgroups) {
             if let Err(e) = root.limit(cg, &bounds) {
                 cg.try_remove();
                 return Err(format!("cannot bound the run: {e}"));
