@@ -42,29 +42,57 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
+/// The environment a worker gives a run, as the floor's processes get it.
+fn run_env() -> anyhow::Result<Vec<CString>> {
+    let env: [(&str, &str); 7] = [
+        (
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ),
+        ("HOME", "/nonexistent"),
+        ("USER", "nobody"),
+        ("LOGNAME", "nobody"),
+        ("SHELL", "/bin/sh"),
+        ("LANG", "C.UTF-8"),
+        ("TZ", "UTC"),
+    ];
+    env.iter()
+        .map(|(k, v)| {
+            CString::new(format!("{k}={v}")).context("a NUL byte in the floor's environment")
+        })
+        .collect()
+}
+
+/// Each process's lag (its file's first line minus `t0`), and how many wrote nothing; the
+/// files are removed.
+fn first_lines(dir: &Path, n: usize, t0: i64) -> anyhow::Result<(Vec<i64>, usize)> {
+    let mut lags = Vec::with_capacity(n);
+    let mut silent = 0;
+    for i in 0..n {
+        let lines = std::fs::read_to_string(floor_file(dir, i))
+            .ok()
+            .map(|t| parse_lines(&t))
+            .transpose()?
+            .unwrap_or_default();
+        match lines.first() {
+            Some(&at) => lags.push(at - t0),
+            None => silent += 1,
+        }
+    }
+    for i in 0..n {
+        let _ = std::fs::remove_file(floor_file(dir, i));
+    }
+    Ok((lags, silent))
+}
+
 /// Runs the floor: blocking, call it from a blocking thread.
 pub fn run(n: usize, dir: &Path) -> anyhow::Result<Floor> {
     let nobody = nix::unistd::User::from_name("nobody")
         .ok()
         .flatten()
         .filter(|_| nix::unistd::geteuid().is_root());
-    let env: Vec<(String, String)> = vec![
-        (
-            "PATH".into(),
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-        ),
-        ("HOME".into(), "/nonexistent".into()),
-        ("USER".into(), "nobody".into()),
-        ("LOGNAME".into(), "nobody".into()),
-        ("SHELL".into(), "/bin/sh".into()),
-        ("LANG".into(), "C.UTF-8".into()),
-        ("TZ".into(), "UTC".into()),
-    ];
     let cstr = |s: &str| CString::new(s).context("a NUL byte in the floor's command");
-    let env: Vec<CString> = env
-        .iter()
-        .map(|(k, v)| cstr(&format!("{k}={v}")))
-        .collect::<Result<_, _>>()?;
+    let env = run_env()?;
     let commands: Vec<Vec<CString>> = (0..n)
         .map(|i| {
             Ok(vec![
@@ -117,22 +145,7 @@ pub fn run(n: usize, dir: &Path) -> anyhow::Result<Floor> {
     if let Some(e) = failure {
         return Err(e).context("spawning the floor's processes");
     }
-    let mut lags = Vec::with_capacity(n);
-    let mut silent = 0;
-    for i in 0..n {
-        let lines = std::fs::read_to_string(floor_file(dir, i))
-            .ok()
-            .map(|t| parse_lines(&t))
-            .transpose()?
-            .unwrap_or_default();
-        match lines.first() {
-            Some(&at) => lags.push(at - t0),
-            None => silent += 1,
-        }
-    }
-    for i in 0..n {
-        let _ = std::fs::remove_file(floor_file(dir, i));
-    }
+    let (lags, silent) = first_lines(dir, n, t0)?;
     Ok(Floor {
         processes: n,
         lag: summarize(lags).unwrap_or_default(),

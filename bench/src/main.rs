@@ -2,7 +2,7 @@
 //! themselves, against a running cluster.
 //!
 //! Every job runs `date +%s.%N >> <witness file>` through `/bin/sh`; the line it writes minus
-//! its scheduled time is its start lag. The scenarios (`scenario.rs`) are bursts (N jobs due
+//! its scheduled time is its start lag. The scenarios (`scenario/`) are bursts (N jobs due
 //! at the same second, compared with how fast this machine can start N such processes at all,
 //! `floor.rs`) and spreads (N jobs a minute spread over its seconds). The report (`report.rs`)
 //! goes to stdout as a table and to `bench/results/` as JSON and Markdown.
@@ -110,44 +110,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         .await
         .with_context(|| format!("asking {} for its workers (is the cluster up?)", args.url))?;
     anyhow::ensure!(!workers.is_empty(), "the cluster has no live worker");
-    let mut cgroups = None;
-    for w in &workers {
-        if let Some(addr) = &w.addr
-            && let Some(c) = api.worker_cgroups(addr).await
-        {
-            cgroups = Some(cgroups.unwrap_or(true) && c);
-        }
-    }
     let db = runs_db::RunsDb::connect(&args.mysql)?;
     db.ping()
         .await
         .with_context(|| format!("reading the runs table at {}", args.mysql))?;
-    let worker_ports: Vec<u16> = workers
-        .iter()
-        .filter_map(|w| w.addr.as_deref().and_then(cpu::port_of))
-        .collect();
-    let worker_pids = cpu::pids_listening_on(&worker_ports);
-    let mysql_port = args
-        .mysql
-        .rsplit_once('@')
-        .map_or(args.mysql.as_str(), |(_, host)| host)
-        .split('/')
-        .next()
-        .and_then(|h| h.rsplit_once(':'))
-        .and_then(|(_, p)| p.parse().ok())
-        .unwrap_or(3306);
-    let mysql_pids = cpu::pids_listening_on(&[mysql_port]);
-    let profile = if args.cluster_profile != "unknown" {
-        args.cluster_profile.clone()
-    } else {
-        cpu::profile_of(&worker_pids).unwrap_or_else(|| "unknown".into())
-    };
-    let cluster = Cluster {
-        url: api.base().to_string(),
-        profile,
-        workers: workers.len(),
-        cgroups,
-    };
+    let (cluster, worker_pids, mysql_pids) = probe_cluster(&api, &workers, &args).await;
     let machine = Machine::probe();
     eprintln!("Machine: {}", machine.describe());
     eprintln!(
@@ -155,16 +122,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         cluster.url, cluster.profile, cluster.workers
     );
 
-    // Jobs a crashed earlier run left on the schedule would fire along with ours.
-    let leftovers = api.stray_jobs("bench-").await?;
-    if !leftovers.is_empty() {
-        eprintln!(
-            "Deleting {} jobs left by an earlier benchmark run",
-            leftovers.len()
-        );
-        let ids: Vec<String> = leftovers.into_iter().map(|j| j.id).collect();
-        api.delete_all(&ids, args.concurrency).await?;
-    }
+    delete_leftovers(&api, args.concurrency).await?;
 
     let ctx = Ctx {
         api,
@@ -213,4 +171,76 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         }
     }
     Ok(report.errors.is_empty())
+}
+
+/// What the report says about the cluster, and the processes whose CPU it accounts: the
+/// workers' (by their listening ports) and MySQL's.
+async fn probe_cluster(
+    api: &api::Api,
+    workers: &[api::Worker],
+    args: &Args,
+) -> (Cluster, Vec<u32>, Vec<u32>) {
+    let mut cgroups = None;
+    for w in workers {
+        if let Some(addr) = &w.addr
+            && let Some(c) = api.worker_cgroups(addr).await
+        {
+            cgroups = Some(cgroups.unwrap_or(true) && c);
+        }
+    }
+    let worker_ports: Vec<u16> = workers
+        .iter()
+        .filter_map(|w| w.addr.as_deref().and_then(cpu::port_of))
+        .collect();
+    let worker_pids = cpu::pids_listening_on(&worker_ports);
+    let mysql_pids = cpu::pids_listening_on(&[mysql_port_of(&args.mysql)]);
+    let profile = if args.cluster_profile != "unknown" {
+        args.cluster_profile.clone()
+    } else {
+        cpu::profile_of(&worker_pids).unwrap_or_else(|| "unknown".into())
+    };
+    let cluster = Cluster {
+        url: api.base().to_string(),
+        profile,
+        workers: workers.len(),
+        cgroups,
+    };
+    (cluster, worker_pids, mysql_pids)
+}
+
+/// The port of a `mysql://user:password@host:port/db` URL (3306 if it names none).
+fn mysql_port_of(url: &str) -> u16 {
+    url.rsplit_once('@')
+        .map_or(url, |(_, host)| host)
+        .split('/')
+        .next()
+        .and_then(|h| h.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(3306)
+}
+
+/// Jobs a crashed earlier run left on the schedule would fire along with ours.
+async fn delete_leftovers(api: &api::Api, concurrency: usize) -> anyhow::Result<()> {
+    let leftovers = api.stray_jobs("bench-").await?;
+    if !leftovers.is_empty() {
+        eprintln!(
+            "Deleting {} jobs left by an earlier benchmark run",
+            leftovers.len()
+        );
+        let ids: Vec<String> = leftovers.into_iter().map(|j| j.id).collect();
+        api.delete_all(&ids, concurrency).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mysql_port_of;
+
+    #[test]
+    fn the_mysql_port_comes_from_the_url() {
+        assert_eq!(mysql_port_of("mysql://u:p@127.0.0.1:25406/distcron"), 25406);
+        assert_eq!(mysql_port_of("mysql://u:p:w@db:3307"), 3307);
+        assert_eq!(mysql_port_of("mysql://u@db/distcron"), 3306);
+    }
 }

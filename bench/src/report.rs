@@ -98,82 +98,7 @@ impl Report {
                 self.machine.load_at_start
             ),
         ];
-        for s in &self.scenarios {
-            let mut line = format!(
-                "{}: {}; schedule {}; created {:.0}/s; ",
-                s.name, s.measured, s.schedule, s.timings.create_per_s
-            );
-            if let Some(f) = &s.floor {
-                line.push_str(&format!(
-                    "floor ({} processes at once) p50/p99/max {}/{}/{} ms (spawn loop {} ms, {}{}); ",
-                    f.processes,
-                    ms(f.lag.p50_ms),
-                    ms(f.lag.p99_ms),
-                    ms(f.lag.max_ms),
-                    ms(f.spawn_loop_ms),
-                    if f.as_nobody {
-                        "as nobody"
-                    } else {
-                        "as the bench's user"
-                    },
-                    s.floor_run_at
-                        .as_deref()
-                        .map(|w| format!(", run {w}"))
-                        .unwrap_or_default()
-                ));
-            }
-            if let Some(c) = &s.cpu_per_tick {
-                line.push_str(&format!(
-                    "CPU per run: workers {:.2} ms + job processes {:.2} ms + MySQL {:.2} ms",
-                    c.workers.own_ms, c.workers.children_ms, c.mysql_ms
-                ));
-                if let Some(f) = &s.floor {
-                    line.push_str(&format!(
-                        " (floor: loop {:.2} ms + processes {:.2} ms)",
-                        f.cpu_per_process.own_ms, f.cpu_per_process.children_ms
-                    ));
-                }
-                line.push_str("; ");
-            }
-            if let (Some(w), Some(sp)) = (&s.db.row_written_lag, &s.db.spawned_lag) {
-                line.push_str(&format!(
-                    "lag p50/p99 until the row was written {}/{} ms, until spawn() returned {}/{} ms; ",
-                    ms(w.p50_ms),
-                    ms(w.p99_ms),
-                    ms(sp.p50_ms),
-                    ms(sp.p99_ms)
-                ));
-            }
-            if let Some(c) = &s.start_checks {
-                line.push_str(&format!(
-                    "start checks: {} for {} runs, each {:.2} ms to lock (ahead of the tick) and {:.2} ms to release, {:.1} us per run; ",
-                    c.checks, c.runs, c.lock_ms_per_check, c.release_ms_per_check, c.us_per_run
-                ));
-            }
-            if let Some(st) = &s.starts_shown {
-                line.push_str(&format!(
-                    "shown running with their start before their outcome: {} of {} runs{}; ",
-                    st.shown_running,
-                    st.ended,
-                    st.visible_after
-                        .map(|v| format!(
-                            " (start visible within p50/p99/max {}/{}/{} ms, read every 100 ms)",
-                            ms(v.p50_ms),
-                            ms(v.p99_ms),
-                            ms(v.max_ms)
-                        ))
-                        .unwrap_or_default()
-                ));
-            }
-            line.push_str(&format!(
-                "MySQL: {} succeeded, {} without a row, {} with several",
-                s.db.succeeded, s.db.no_row, s.db.several_rows
-            ));
-            for n in &s.notes {
-                line.push_str(&format!("; {n}"));
-            }
-            lines.push(line);
-        }
+        lines.extend(self.scenarios.iter().map(scenario_line));
         for e in &self.errors {
             lines.push(format!("Could not run: {e}"));
         }
@@ -288,4 +213,82 @@ impl Report {
         fs::write(readme, new)?;
         Ok(())
     }
+}
+
+/// One scenario's context line: what ran, the floor, CPU, where the lag went, MySQL's view.
+fn scenario_line(s: &ScenarioResult) -> String {
+    let mut line = format!(
+        "{}: {}; schedule {}; created {:.0}/s; ",
+        s.name, s.measured, s.schedule, s.timings.create_per_s
+    );
+    if let Some(f) = &s.floor {
+        line.push_str(&format!(
+            "floor ({} processes at once) p50/p99/max {}/{}/{} ms (spawn loop {} ms, {}{}); ",
+            f.processes,
+            ms(f.lag.p50_ms),
+            ms(f.lag.p99_ms),
+            ms(f.lag.max_ms),
+            ms(f.spawn_loop_ms),
+            if f.as_nobody {
+                "as nobody"
+            } else {
+                "as the bench's user"
+            },
+            s.floor_run_at
+                .as_deref()
+                .map(|w| format!(", run {w}"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(c) = &s.cpu_per_tick {
+        line.push_str(&format!(
+            "CPU per run: workers {:.2} ms + job processes {:.2} ms + MySQL {:.2} ms",
+            c.workers.own_ms, c.workers.children_ms, c.mysql_ms
+        ));
+        if let Some(f) = &s.floor {
+            line.push_str(&format!(
+                " (floor: loop {:.2} ms + processes {:.2} ms)",
+                f.cpu_per_process.own_ms, f.cpu_per_process.children_ms
+            ));
+        }
+        line.push_str("; ");
+    }
+    if let (Some(w), Some(sp)) = (&s.db.row_written_lag, &s.db.spawned_lag) {
+        line.push_str(&format!(
+            "lag p50/p99 until the row was written {}/{} ms, until spawn() returned {}/{} ms; ",
+            ms(w.p50_ms),
+            ms(w.p99_ms),
+            ms(sp.p50_ms),
+            ms(sp.p99_ms)
+        ));
+    }
+    if let Some(c) = &s.start_checks {
+        line.push_str(&format!(
+            "start checks: {} for {} runs, each {:.2} ms to lock (ahead of the tick) and {:.2} ms to release, {:.1} us per run; ",
+            c.checks, c.runs, c.lock_ms_per_check, c.release_ms_per_check, c.us_per_run
+        ));
+    }
+    if let Some(st) = &s.starts_shown {
+        line.push_str(&format!(
+            "shown running with their start before their outcome: {} of {} runs{}; ",
+            st.shown_running,
+            st.ended,
+            st.visible_after
+                .map(|v| format!(
+                    " (start visible within p50/p99/max {}/{}/{} ms, read every 100 ms)",
+                    ms(v.p50_ms),
+                    ms(v.p99_ms),
+                    ms(v.max_ms)
+                ))
+                .unwrap_or_default()
+        ));
+    }
+    line.push_str(&format!(
+        "MySQL: {} succeeded, {} without a row, {} with several",
+        s.db.succeeded, s.db.no_row, s.db.several_rows
+    ));
+    for n in &s.notes {
+        line.push_str(&format!("; {n}"));
+    }
+    line
 }
