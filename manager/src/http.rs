@@ -1,8 +1,8 @@
 //! The internal API: API servers forward writes here. Only the leader accepts them; a standby
 //! answers 421 so the caller looks up the leader again. Errors map to HTTP in one place.
 
+use crate::leader::writes::WriteError;
 use crate::leader::{Leader, LeaderSlot};
-use crate::writes::WriteError;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};

@@ -9,10 +9,8 @@ pub mod leader;
 pub mod plan;
 pub mod reaper;
 pub mod reconcile;
-pub mod revocation;
 pub mod settings;
 pub mod sweep;
-pub mod writes;
 
 pub use settings::Settings;
 
@@ -20,7 +18,8 @@ use anyhow::Context;
 use distcron_core::payload::LeaderInfo;
 use distcron_service::Supervisor;
 use distcron_store::{MysqlSettings, Store};
-use leader::{Election, LeaderSlot};
+use leader::LeaderSlot;
+use leader::election::Election;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -5,17 +5,23 @@
 //! stale, so by then the run is not running anywhere. The retry, if the job allows one, is
 //! queued in the same transaction, for whichever worker owns the job. It also points retries
 //! nobody took in time (their worker died, or the job moved) at the job's current owner.
+//!
+//! It needs MySQL and a read of ZooKeeper (who is registered, who holds which job), not the
+//! leader: it writes nothing to ZooKeeper.
 
-use crate::leader::Leader;
 use crate::reconcile;
+use distcron_core::JobId;
+use distcron_store::Store;
+use distcron_zk::zk::Client;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub async fn reap(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
+pub async fn reap(store: &Store, zk: &Client, lease: Duration) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = reap_once(leader, lease).await {
+        if let Err(e) = reap_once(store, zk, lease).await {
             tracing::warn!(error = format!("{e:#}"), "cannot look for interrupted runs");
         }
     }
@@ -24,18 +30,19 @@ pub async fn reap(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
 /// A retry still pending this long after its time is pointed at the job's current owner.
 const OVERDUE: Duration = Duration::from_secs(5);
 
-async fn reap_once(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
-    if let Err(e) = repoint_retries(leader).await {
+async fn reap_once(store: &Store, zk: &Client, lease: Duration) -> anyhow::Result<()> {
+    if let Err(e) = repoint_retries(store, zk).await {
         tracing::warn!(
             error = format!("{e:#}"),
             "cannot look for retries nobody took"
         );
     }
-    let stale = leader.store.stale_runs(lease).await?;
+    let stale = store.stale_runs(lease).await?;
     if stale.is_empty() {
         return Ok(());
     }
-    let live = reconcile::registrations(leader.client()).await?;
+    let live = reconcile::registrations(zk).await?;
+    let owners = owners(&reconcile::holders(zk).await?, &live);
     for run in stale {
         let worker = run.worker_id.clone().unwrap_or_default();
         let alive = live
@@ -53,12 +60,11 @@ async fn reap_once(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
         );
         let owner = run
             .job_id
-            .parse()
+            .parse::<JobId>()
             .ok()
-            .and_then(|job| leader.owner_of(&job));
-        if leader
-            .store
-            .interrupt_run(&run, &reason, retry, owner.as_deref())
+            .and_then(|job| owners.get(&job));
+        if store
+            .interrupt_run(&run, &reason, retry, owner.map(String::as_str))
             .await?
         {
             tracing::warn!(run_id = %run.id, job_id = %run.job_id, worker = %worker, attempt = run.attempt, retry, "run interrupted");
@@ -67,22 +73,45 @@ async fn reap_once(leader: &Leader, lease: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn repoint_retries(leader: &Leader) -> anyhow::Result<()> {
-    let skipped = leader.store.skip_retries_of_finished_jobs().await?;
+async fn repoint_retries(store: &Store, zk: &Client) -> anyhow::Result<()> {
+    let skipped = store.skip_retries_of_finished_jobs().await?;
     if skipped > 0 {
         tracing::info!(
             retries = skipped,
             "pending retries of finished jobs recorded skipped"
         );
     }
-    for retry in leader.store.overdue_retries(OVERDUE).await? {
-        let Some(owner) = leader.owner_of(&retry.job_id) else {
+    let overdue = store.overdue_retries(OVERDUE).await?;
+    if overdue.is_empty() {
+        return Ok(());
+    }
+    let owners = owners(
+        &reconcile::holders(zk).await?,
+        &reconcile::registrations(zk).await?,
+    );
+    for retry in overdue {
+        let Some(owner) = owners.get(&retry.job_id) else {
             continue;
         };
         if retry.worker_id.as_deref() != Some(owner.as_str()) {
             tracing::info!(run_id = %retry.id, job_id = %retry.job_id, from = retry.worker_id.as_deref().unwrap_or("-"), to = %owner, "a retry nobody took goes to the job's owner");
-            leader.store.point_retry(&retry.id, &owner).await?;
+            store.point_retry(&retry.id, owner).await?;
         }
     }
     Ok(())
+}
+
+/// Each job's owner, as the plan keeps it: the first live worker (in worker order) holding it.
+/// A job held by dead workers only has none yet (the resync is moving it).
+fn owners<T>(
+    holders: &BTreeMap<String, Vec<JobId>>,
+    live: &BTreeMap<String, T>,
+) -> BTreeMap<JobId, String> {
+    let mut owners = BTreeMap::new();
+    for (worker, jobs) in holders.iter().filter(|(w, _)| live.contains_key(*w)) {
+        for job in jobs {
+            owners.entry(*job).or_insert_with(|| worker.clone());
+        }
+    }
+    owners
 }

@@ -8,9 +8,10 @@
 //! (and keeps its blob), or is created after the deletion, finds its blob gone, and is refused
 //! (the client submits it again, which uploads the file again).
 
-use crate::leader::Leader;
 use distcron_blob::BlobStore;
+use distcron_store::Store;
 use std::time::{Duration, SystemTime};
+use tokio::sync::RwLock;
 
 /// How the sweep runs.
 #[derive(Clone)]
@@ -25,12 +26,12 @@ pub struct BlobSweep {
 const PAGE: i32 = 500;
 const BATCH: usize = 20;
 
-pub async fn sweep(leader: &Leader, s: &BlobSweep) -> anyhow::Result<()> {
+pub async fn sweep(store: &Store, ops: &RwLock<()>, s: &BlobSweep) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(s.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match sweep_once(leader, s).await {
+        match sweep_once(store, ops, s).await {
             Ok((seen, 0)) => tracing::debug!(blobs = seen, "blob sweep: nothing to delete"),
             Ok((seen, deleted)) => {
                 tracing::info!(
@@ -45,7 +46,11 @@ pub async fn sweep(leader: &Leader, s: &BlobSweep) -> anyhow::Result<()> {
 }
 
 /// One pass over the store: (blobs seen, blobs deleted).
-pub async fn sweep_once(leader: &Leader, s: &BlobSweep) -> anyhow::Result<(usize, usize)> {
+pub async fn sweep_once(
+    store: &Store,
+    ops: &RwLock<()>,
+    s: &BlobSweep,
+) -> anyhow::Result<(usize, usize)> {
     let cutoff = SystemTime::now() - s.grace;
     let (mut seen, mut deleted) = (0, 0);
     let mut after: Option<String> = None;
@@ -54,9 +59,9 @@ pub async fn sweep_once(leader: &Leader, s: &BlobSweep) -> anyhow::Result<(usize
         seen += page.len();
         let old: Vec<_> = page.iter().filter(|b| b.last_modified < cutoff).collect();
         for batch in old.chunks(BATCH) {
-            let _exclusive = leader.ops.write().await;
+            let _exclusive = ops.write().await;
             let digests: Vec<String> = batch.iter().map(|b| b.sha256.clone()).collect();
-            let needed = leader.store.referenced_blobs(&digests, s.grace).await?;
+            let needed = store.referenced_blobs(&digests, s.grace).await?;
             for blob in batch.iter().filter(|b| !needed.contains(&b.sha256)) {
                 if s.blobs.delete_if_older(&blob.url, cutoff).await? {
                     tracing::info!(blob = %blob.url, "deleted an executable no job needs");

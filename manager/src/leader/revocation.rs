@@ -2,13 +2,11 @@
 //! its jobs off the schedule, the jobs' tasks and assignments withdrawn from ZooKeeper before
 //! the change commits (as `finish_job` does for one job).
 
-use crate::leader::Leader;
-use crate::plan::Op;
-use crate::reconcile;
-use crate::writes::WriteError;
+use super::Leader;
+use super::writes::WriteError;
+use distcron_core::UserName;
 use distcron_core::internal::UserState;
-use distcron_core::{JobId, UserName, layout};
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 
 impl Leader {
     /// Gives `name` the token whose hash is `token_sha256`; the old one stops authenticating at
@@ -57,14 +55,12 @@ impl Leader {
             return Err(WriteError::NotFound(format!("no user {name}")));
         };
         if let Some(tx) = tx {
-            if let Err(e) = self.unpublish_many(&user.jobs_finished).await {
+            if let Err(e) = self.publish(&user.jobs_finished, BTreeMap::new()).await {
                 let _ = tx.rollback().await;
                 return Err(e);
             }
+            // As for one job: a failed commit leaves the jobs withdrawn (see `finish_job`).
             tx.commit().await?;
-            for id in &user.jobs_finished {
-                self.forget(id);
-            }
             tracing::info!(
                 user = %name,
                 actor = %actor,
@@ -89,52 +85,6 @@ impl Leader {
                  bootstrap_admin_token_file sets at every change of leader: it cannot {what} \
                  through the API; change or remove that file instead"
             )));
-        }
-        Ok(())
-    }
-
-    /// Removes the tasks and assignments of `jobs`, tolerating any being absent already: one
-    /// batch for what the placement knows, then one listing per worker for any assignment it
-    /// did not know of (a stale cache would keep such a job scheduled).
-    async fn unpublish_many(&self, jobs: &[JobId]) -> Result<(), WriteError> {
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        let mut ops = Vec::with_capacity(jobs.len() * 2);
-        for id in jobs {
-            if let Some(worker) = self.owner_of(id) {
-                ops.push(Op::Unassign { worker, job: *id });
-            }
-            ops.push(Op::DeleteTask { job: *id });
-        }
-        // `apply` retries a failed batch op by op and only counts ops that failed, which here
-        // means "already gone": the state we want.
-        reconcile::apply(&self.lock, &ops).await?;
-        let wanted: HashSet<String> = jobs.iter().map(JobId::to_string).collect();
-        let mut stray = Vec::new();
-        for worker in self
-            .client()
-            .list_children(layout::ASSIGNMENTS)
-            .await
-            .map_err(distcron_zk::ZkError::from)?
-        {
-            let dir = layout::assignment_dir(&worker);
-            let children = match self.client().list_children(&dir).await {
-                Ok(children) => children,
-                Err(distcron_zk::zk::Error::NoNode) => continue,
-                Err(e) => return Err(distcron_zk::ZkError::from(e).into()),
-            };
-            for job in children.into_iter().filter(|c| wanted.contains(c)) {
-                if let Ok(job) = job.parse() {
-                    stray.push(Op::Unassign {
-                        worker: worker.clone(),
-                        job,
-                    });
-                }
-            }
-        }
-        if !stray.is_empty() {
-            reconcile::apply(&self.lock, &stray).await?;
         }
         Ok(())
     }

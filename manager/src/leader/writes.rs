@@ -2,14 +2,19 @@
 //! publishes the change to ZooKeeper (fenced by the election znode), and only then commits:
 //! if either side fails, nothing is left half-done, and the periodic resync repairs the rare
 //! commit that fails after publishing.
+//!
+//! A write has no rules of its own for ZooKeeper: it observes just the jobs it touches (their
+//! tasks and assignments, and the live workers) and applies the reconcile loop's plan of that
+//! observation (`publish`). Its rollback is the plan of the old state (`roll_back`).
 
-use crate::leader::Leader;
-use crate::plan::Op;
+use super::Leader;
+use crate::plan::{self, Op, Placement};
 use crate::reconcile::{self, ApplyError};
-use distcron_core::payload::{self, JobTask};
-use distcron_core::{Job, JobId, UserName, layout};
+use distcron_core::payload::JobTask;
+use distcron_core::{Job, JobId, UserName};
 use distcron_store::{CreateOutcome, StoreError, User};
 use distcron_zk::ZkError;
+use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -54,16 +59,29 @@ impl From<ZkError> for WriteError {
     }
 }
 
+/// What a write published: the jobs it touched, as ZooKeeper held them before, and the ops.
+pub(crate) struct Published {
+    jobs: Vec<JobId>,
+    before: BTreeMap<JobId, JobTask>,
+    ops: Vec<Op>,
+}
+
+impl Published {
+    /// The worker the write assigned `job` to, if it did.
+    fn worker_of(&self, job: &JobId) -> Option<&str> {
+        self.ops.iter().find_map(|op| match op {
+            Op::Assign { worker, job: j, .. } if j == job => Some(worker.as_str()),
+            _ => None,
+        })
+    }
+}
+
 impl Leader {
     /// Persists and publishes a new job. Replaying the same job id returns the stored job.
     pub async fn create_job(&self, job: Job, actor: &UserName) -> Result<(Job, bool), WriteError> {
         let _shared = self.ops.read().await;
-        let nowhere = self
-            .placement
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .fits_nowhere(&job.spec.resources);
-        if let Some(why) = nowhere {
+        let workers = reconcile::observe_workers(self.client()).await?;
+        if let Some(why) = Placement::new(&workers).fits_nowhere(&job.spec.resources) {
             return Err(WriteError::Conflict(why));
         }
         if job.spec.job_type.is_blob() {
@@ -95,36 +113,23 @@ impl Leader {
         };
         let run_uid = self.store.run_uid_of(&job.owner).await?;
         let task = JobTask::new(&job, run_uid);
-        let worker = self
-            .placement
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .place(job.id, &job.spec.resources);
-        let mut ops = vec![Op::PutTask {
-            job: job.id,
-            data: payload::encode(&task),
-            exists: false,
-        }];
-        if let Some(worker) = &worker {
-            ops.push(Op::Assign {
-                worker: worker.clone(),
-                job: job.id,
-                version: job.version,
-                from: None,
-            });
-        }
-        if let Err(e) = self.publish(&ops).await {
-            self.forget(&job.id);
-            let _ = tx.rollback().await;
-            return Err(e);
-        }
+        let published = match self
+            .publish(&[job.id], BTreeMap::from([(job.id, task)]))
+            .await
+        {
+            Ok(published) => published,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
         if let Err(e) = tx.commit().await {
             // Published but not committed: take the task back (the resync would, too).
-            self.unpublish(&job.id, worker.as_deref()).await;
-            self.forget(&job.id);
+            self.roll_back(&published).await;
             return Err(e.into());
         }
-        tracing::info!(job_id = %job.id, owner = %job.owner, worker = worker.as_deref().unwrap_or("-"), "job created");
+        let worker = published.worker_of(&job.id).unwrap_or("-");
+        tracing::info!(job_id = %job.id, owner = %job.owner, worker, "job created");
         Ok((job, true))
     }
 
@@ -135,13 +140,13 @@ impl Leader {
             return Err(WriteError::NotFound(format!("no job {id}")));
         };
         let Some(tx) = tx else { return Ok(job) };
-        let worker = self.owner_of(id);
-        if let Err(e) = self.unpublish_strict(id, worker.as_deref()).await {
+        if let Err(e) = self.publish(&[*id], BTreeMap::new()).await {
             let _ = tx.rollback().await;
             return Err(e);
         }
+        // A commit that fails is not rolled back in ZooKeeper: it may have gone through, and a
+        // finished job must not run again; if it did not, the resync publishes the job again.
         tx.commit().await?;
-        self.forget(id);
         tracing::info!(job_id = %id, actor = %actor, "job finished");
         Ok(job)
     }
@@ -166,85 +171,65 @@ impl Leader {
         Ok(user)
     }
 
-    pub(crate) async fn publish(&self, ops: &[Op]) -> Result<(), WriteError> {
-        // A new worker's directory may not exist yet; creating it is harmless if it does.
-        for op in ops {
-            if let Op::Assign { worker, .. } = op {
-                match self
-                    .client()
-                    .create(
-                        &layout::assignment_dir(worker),
-                        &[],
-                        &distcron_zk::persistent(),
-                    )
-                    .await
-                {
-                    Ok(_) | Err(distcron_zk::zk::Error::NodeExists) => {}
-                    Err(e) => return Err(ZkError::from(e).into()),
-                }
+    /// Makes ZooKeeper hold `desired` for `jobs` (each of which is either desired or
+    /// withdrawn): the reconcile plan of an observation of just those jobs, applied fenced. If
+    /// applying fails, what was applied is rolled back.
+    pub(crate) async fn publish(
+        &self,
+        jobs: &[JobId],
+        desired: BTreeMap<JobId, JobTask>,
+    ) -> Result<Published, WriteError> {
+        let writing = self.writing.lock().await;
+        let observed = reconcile::observe_jobs(self.client(), jobs).await?;
+        let (ops, _) = plan::plan(&desired, &observed);
+        let published = Published {
+            jobs: jobs.to_vec(),
+            before: observed.as_desired(),
+            ops,
+        };
+        match self.apply(&published.ops).await {
+            Ok(()) => Ok(published),
+            Err(WriteError::NotLeader) => Err(WriteError::NotLeader),
+            Err(e) => {
+                drop(writing);
+                self.roll_back(&published).await;
+                Err(e)
             }
-        }
-        match reconcile::apply(&self.lock, ops).await? {
-            0 => Ok(()),
-            n => Err(WriteError::Internal(anyhow::anyhow!(
-                "{n} ZooKeeper operations failed"
-            ))),
         }
     }
 
-    /// Removes a job's task and assignment, tolerating either being absent already.
-    async fn unpublish_strict(&self, id: &JobId, worker: Option<&str>) -> Result<(), WriteError> {
-        let mut ops = Vec::new();
-        if let Some(w) = worker {
-            ops.push(Op::Unassign {
-                worker: w.to_string(),
-                job: *id,
-            });
+    /// Puts the jobs of a write back as they were: the plan of the old state, over a new
+    /// observation. On failure the next resync repairs them.
+    pub(crate) async fn roll_back(&self, published: &Published) {
+        let _writing = self.writing.lock().await;
+        let undone = async {
+            let observed = reconcile::observe_jobs(self.client(), &published.jobs).await?;
+            let (ops, _) = plan::plan(&published.before, &observed);
+            self.apply(&ops).await
+        };
+        if let Err(e) = undone.await {
+            tracing::warn!(jobs = ?published.jobs, error = %e, "could not roll a write back in ZooKeeper; the next resync will");
         }
-        ops.push(Op::DeleteTask { job: *id });
-        // `apply` retries a failed batch op by op and only counts ops that failed, which
-        // here means "already gone": the state we want.
-        reconcile::apply(&self.lock, &ops).await?;
-        // An assignment the placement did not know about (a stale cache) would keep the job
-        // scheduled: look for one.
-        let observed_owner = self.find_assignment(id).await?;
-        if let Some(w) = observed_owner {
-            reconcile::apply(
-                &self.lock,
-                &[Op::Unassign {
-                    worker: w,
-                    job: *id,
-                }],
-            )
-            .await?;
+    }
+
+    /// Applies a write's plan, fenced: the jobs' own ops must all succeed (one multi-op per
+    /// hundred); creating or removing a worker's directory is housekeeping the worker itself
+    /// races on (it creates its own) and the resync finishes, so its failure does not count.
+    async fn apply(&self, ops: &[Op]) -> Result<(), WriteError> {
+        let (dirs, jobs): (Vec<Op>, Vec<Op>) = ops.iter().cloned().partition(Op::is_directory);
+        let (ensure, remove): (Vec<Op>, Vec<Op>) = dirs
+            .into_iter()
+            .partition(|op| matches!(op, Op::EnsureWorkerDir { .. }));
+        reconcile::apply(&self.lock, &ensure).await?;
+        match reconcile::apply(&self.lock, &jobs).await? {
+            0 => {}
+            n => {
+                return Err(WriteError::Internal(anyhow::anyhow!(
+                    "{n} ZooKeeper operations failed"
+                )));
+            }
         }
+        reconcile::apply(&self.lock, &remove).await?;
         Ok(())
-    }
-
-    async fn unpublish(&self, id: &JobId, worker: Option<&str>) {
-        if let Err(e) = self.unpublish_strict(id, worker).await {
-            tracing::warn!(job_id = %id, error = %e, "could not withdraw a job's task; the next resync will");
-        }
-    }
-
-    async fn find_assignment(&self, id: &JobId) -> Result<Option<String>, ZkError> {
-        for worker in self.client().list_children(layout::ASSIGNMENTS).await? {
-            if self
-                .client()
-                .check_stat(&layout::assignment(&worker, id))
-                .await?
-                .is_some()
-            {
-                return Ok(Some(worker));
-            }
-        }
-        Ok(None)
-    }
-
-    pub(crate) fn forget(&self, id: &JobId) {
-        self.placement
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
     }
 }

@@ -1,120 +1,19 @@
-//! Leadership: the election loop, and what the leader does while it leads. The leader is the
-//! only writer of jobs, tasks and assignments; while it leads it keeps ZooKeeper converged on
-//! MySQL with a reconcile loop that every worker change wakes up.
+//! The election loop: contends for leadership through ZooKeeper's lock recipe, leads while it
+//! holds it (the reconcile loop, woken by every worker change, the reaper and the blob sweep),
+//! and starts over with a new session when one expires.
 
-use crate::plan::{self, Op, Placement};
-use crate::reconcile::{self, ApplyError};
+use super::{Leader, LeaderSlot, ResyncError};
 use anyhow::Context;
-use distcron_core::payload::{self, JobTask, LeaderInfo};
-use distcron_core::{JobId, UidRange, UserName, layout};
+use distcron_core::payload::{self, LeaderInfo};
+use distcron_core::{UidRange, UserName, layout};
 use distcron_store::{Store, hash_token};
-use distcron_zk::zk::{self, Client, LockOptions, LockPrefix, OwnedLockClient, SessionState};
+use distcron_zk::zk::{self, Client, LockOptions, LockPrefix, SessionState};
 use distcron_zk::{ZkSettings, persistent};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-
-/// The state of a manager that currently leads.
-pub struct Leader {
-    pub(crate) lock: OwnedLockClient,
-    pub(crate) store: Store,
-    /// Creates and finishes share it; a full resync takes it alone, so the resync's view of
-    /// MySQL and ZooKeeper is not changed under it.
-    pub(crate) ops: tokio::sync::RwLock<()>,
-    pub(crate) placement: Mutex<Placement>,
-    /// The uids new users' runs get.
-    pub(crate) run_uids: UidRange,
-    /// The user whose token the bootstrap file sets at every leadership (`admin`), if this
-    /// manager has one: its token is not rotated, nor the user disabled, through the API,
-    /// since the next leader would undo either.
-    pub(crate) bootstrap_admin: Option<UserName>,
-    /// Where uploads are: a new job's must be there (see `sweep`).
-    pub(crate) blobs: distcron_blob::BlobStore,
-}
-
-impl Leader {
-    pub fn client(&self) -> &Client {
-        self.lock.client()
-    }
-
-    /// The worker the job is assigned to, as this leader last placed or observed it.
-    pub fn owner_of(&self, job: &JobId) -> Option<String> {
-        self.placement
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .owner
-            .get(job)
-            .cloned()
-    }
-
-    /// Re-reads MySQL and ZooKeeper in full and repairs every difference.
-    pub async fn resync(&self) -> Result<(), ResyncError> {
-        let _exclusive = self.ops.write().await;
-        let started = std::time::Instant::now();
-        let uids = self.store.run_uids().await.context("reading run uids")?;
-        let desired: BTreeMap<JobId, JobTask> = self
-            .store
-            .active_jobs()
-            .await
-            .context("reading active jobs")?
-            .iter()
-            .map(|j| (j.id, JobTask::new(j, uids.get(&j.owner).copied())))
-            .collect();
-        let observed = reconcile::observe(self.client())
-            .await
-            .context("reading ZooKeeper")?;
-        let (ops, placement) = plan::plan(&desired, &observed);
-        let failed = match reconcile::apply(&self.lock, &ops).await {
-            Ok(failed) => failed,
-            Err(ApplyError::LostLeadership) => return Err(ResyncError::LostLeadership),
-            Err(e) => {
-                return Err(anyhow::Error::from(e)
-                    .context("applying the reconcile plan")
-                    .into());
-            }
-        };
-        *self.placement.lock().unwrap_or_else(|p| p.into_inner()) = placement;
-        let moved = ops
-            .iter()
-            .filter(|op| matches!(op, Op::Assign { from: Some(_), .. }))
-            .count();
-        tracing::info!(
-            jobs = desired.len(),
-            workers = observed.live.len(),
-            operations = ops.len(),
-            moved,
-            failed,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "resync done"
-        );
-        Ok(())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ResyncError {
-    #[error("leadership lost")]
-    LostLeadership,
-    #[error(transparent)]
-    Failed(#[from] anyhow::Error),
-}
-
-/// Where the current leadership, if any, is published to the HTTP handlers. Cleared the
-/// moment the session is in doubt, so this manager stops acting as leader at once.
-#[derive(Clone, Default)]
-pub struct LeaderSlot(Arc<RwLock<Option<Arc<Leader>>>>);
-
-impl LeaderSlot {
-    pub fn get(&self) -> Option<Arc<Leader>> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-    fn set(&self, leader: Option<Arc<Leader>>) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = leader;
-    }
-}
 
 pub struct Election {
     pub zookeeper: ZkSettings,
@@ -160,8 +59,8 @@ impl Election {
         let leader = Arc::new(Leader {
             lock: lock.into_owned(),
             store: self.store.clone(),
-            ops: tokio::sync::RwLock::new(()),
-            placement: Mutex::new(Placement::default()),
+            ops: super::OpsLock::default(),
+            writing: tokio::sync::Mutex::new(()),
             run_uids: self.run_uids,
             bootstrap_admin: self
                 .bootstrap_admin_token_file
@@ -254,10 +153,10 @@ impl Election {
                 }
             }
         };
-        let reaper = crate::reaper::reap(leader, self.run_lease);
+        let reaper = crate::reaper::reap(&leader.store, leader.client(), self.run_lease);
         let sweep = async {
             match &self.blob_sweep {
-                Some(s) => crate::sweep::sweep(leader, s).await,
+                Some(s) => crate::sweep::sweep(&leader.store, &leader.ops, s).await,
                 None => std::future::pending().await,
             }
         };
