@@ -2,7 +2,7 @@
 //! enforce the invariants once, at the boundary; everything downstream can trust a `JobSpec`.
 
 use crate::schedule::{Schedule, TimeZone};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -358,18 +358,23 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    /// Checks the invariants that do not depend on who submits the job.
+    /// Checks the invariants that do not depend on who submits the job: the definition's and
+    /// the executable's, in that order.
     pub fn validate(&self) -> Result<(), JobError> {
-        if let Some(name) = &self.name
-            && (name.is_empty()
-                || name.chars().count() > MAX_NAME_CHARS
-                || name.chars().any(char::is_control))
-        {
-            return Err(JobError::BadName);
-        }
-        if self.schedule.expression().len() > MAX_SCHEDULE_BYTES {
-            return Err(JobError::ScheduleTooLong);
-        }
+        self.check_labels()?;
+        self.validate_executable()?;
+        self.check_bounds()
+    }
+
+    /// Checks everything but the executable: what can be judged before a script or binary is
+    /// uploaded (and its location and digest known).
+    pub fn validate_definition(&self) -> Result<(), JobError> {
+        self.check_labels()?;
+        self.check_bounds()
+    }
+
+    /// Checks the executable: a command line, or the uploaded file's `s3://` location and sha256.
+    pub fn validate_executable(&self) -> Result<(), JobError> {
         if self.executable.trim().is_empty() {
             return Err(JobError::EmptyExecutable);
         }
@@ -380,14 +385,33 @@ impl JobSpec {
             return Err(JobError::NulInExecutable);
         }
         match (self.job_type.is_blob(), &self.sha256) {
-            (true, None) => return Err(JobError::MissingBlob(self.job_type)),
+            (true, None) => Err(JobError::MissingBlob(self.job_type)),
             (true, Some(_)) if !self.executable.starts_with("s3://") => {
-                return Err(JobError::MissingBlob(self.job_type));
+                Err(JobError::MissingBlob(self.job_type))
             }
-            (true, Some(sha)) if !is_sha256_hex(sha) => return Err(JobError::BadSha256),
-            (false, Some(_)) => return Err(JobError::UnexpectedSha256),
-            _ => {}
+            (true, Some(sha)) if !is_sha256_hex(sha) => Err(JobError::BadSha256),
+            (false, Some(_)) => Err(JobError::UnexpectedSha256),
+            _ => Ok(()),
         }
+    }
+
+    /// The name and the schedule's length.
+    fn check_labels(&self) -> Result<(), JobError> {
+        if let Some(name) = &self.name
+            && (name.is_empty()
+                || name.chars().count() > MAX_NAME_CHARS
+                || name.chars().any(char::is_control))
+        {
+            return Err(JobError::BadName);
+        }
+        if self.schedule.expression().len() > MAX_SCHEDULE_BYTES {
+            return Err(JobError::ScheduleTooLong);
+        }
+        Ok(())
+    }
+
+    /// The timeout, the retry options, the resources and the run user.
+    fn check_bounds(&self) -> Result<(), JobError> {
         if let Some(t) = self.timeout_seconds
             && !(1..=MAX_TIMEOUT_SECONDS).contains(&t)
         {
@@ -429,6 +453,23 @@ pub struct Job {
     pub updated_at: DateTime<Utc>,
     #[serde(flatten)]
     pub spec: JobSpec,
+}
+
+impl Job {
+    /// A job as it is first stored: on the schedule at version 1, created and updated `now`
+    /// (to the millisecond, the precision the API shows).
+    pub fn new(id: JobId, owner: UserName, spec: JobSpec, now: DateTime<Utc>) -> Job {
+        let now = now.trunc_subsecs(3);
+        Job {
+            id,
+            owner,
+            status: JobStatus::Scheduled,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            spec,
+        }
+    }
 }
 
 /// Whether `s` is a lowercase hex sha256 digest.
@@ -486,6 +527,21 @@ mod tests {
         assert_eq!(spec.validate(), Ok(()));
         spec.sha256 = Some("A".repeat(64));
         assert_eq!(spec.validate(), Err(JobError::BadSha256));
+    }
+
+    #[test]
+    fn a_file_job_is_judged_before_its_upload_without_an_executable() {
+        let mut spec = command("");
+        spec.job_type = JobType::Binary;
+        assert_eq!(spec.validate_definition(), Ok(()));
+        assert_eq!(spec.validate(), Err(JobError::EmptyExecutable));
+        spec.timeout_seconds = Some(0);
+        assert_eq!(spec.validate_definition(), Err(JobError::BadTimeout));
+        spec.timeout_seconds = None;
+        spec.executable = "s3://bucket/blobs/sha256/x".into();
+        spec.sha256 = Some("b".repeat(64));
+        assert_eq!(spec.validate_executable(), Ok(()));
+        assert_eq!(spec.validate(), Ok(()));
     }
 
     #[test]
