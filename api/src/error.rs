@@ -1,10 +1,12 @@
 //! The one place where failures become HTTP answers. Client errors say precisely what was
 //! wrong; server errors are generic to the client and logged once with their cause.
 
+use crate::manager_client::ManagerError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use distcron_blob::BlobError;
+use distcron_core::internal::ErrorKind;
 use distcron_store::StoreError;
 use distcron_zk::ZkError;
 use serde::Serialize;
@@ -135,6 +137,37 @@ impl From<ZkError> for ApiError {
             }
         } else {
             ApiError::Internal(e.into())
+        }
+    }
+}
+
+/// The leader's refusals, each kind to its public answer.
+impl From<ManagerError> for ApiError {
+    fn from(e: ManagerError) -> Self {
+        let refusal = match e {
+            ManagerError::Unreachable(cause) => {
+                return ApiError::Unavailable {
+                    what: "the manager",
+                    cause,
+                };
+            }
+            ManagerError::Refused(refusal) => refusal,
+        };
+        let message = refusal.error;
+        match refusal.kind {
+            ErrorKind::Invalid => ApiError::bad_request("invalid", message),
+            ErrorKind::NotFound => ApiError::NotFound(message),
+            ErrorKind::Conflict => ApiError::Conflict(message),
+            ErrorKind::Unavailable => ApiError::Unavailable {
+                what: "the manager's dependencies",
+                cause: message,
+            },
+            // Not the caller's doing: a misconfigured internal token, a leader's bug, or a
+            // leader that kept saying it does not lead (the client retries that until it
+            // gives up).
+            kind @ (ErrorKind::Unauthorized | ErrorKind::NotLeader | ErrorKind::Internal) => {
+                ApiError::Internal(anyhow::anyhow!("manager answered {kind:?}: {message}"))
+            }
         }
     }
 }

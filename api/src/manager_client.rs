@@ -1,14 +1,13 @@
 //! Forwards writes to the leader manager, found through ZooKeeper. During a failover the old
-//! leader's election znode lingers until its session expires, so an unreachable or refusing
-//! leader is looked up again until `leader_wait` runs out; then the client gets 503.
+//! leader's election znode lingers until its session expires, so an unreachable leader, or one
+//! that answers `not_leader`, is looked up again until `leader_wait` runs out. The leader's
+//! refusals come back typed (`internal::ErrorBody`); `error.rs` maps them to public answers.
 
-use crate::error::ApiError;
 use distcron_core::internal::{
-    CreateJob, CreateUser, DisableUser, ErrorBody, FinishJob, RotateToken, UserState,
+    CreateJob, CreateUser, DisableUser, ErrorBody, ErrorKind, FinishJob, RotateToken, UserState,
 };
 use distcron_core::{Job, JobId, UserName};
-use distcron_zk::ZkSession;
-use reqwest::StatusCode;
+use distcron_zk::{ZkError, ZkSession};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,10 +21,15 @@ pub struct ManagerClient {
     leader_wait: Duration,
 }
 
-/// What the leader answered.
-pub enum Answer<T> {
-    Ok(T, StatusCode),
-    Refused(StatusCode, String),
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    /// The leader refused it, saying why.
+    #[error("the leader refused: {0}")]
+    Refused(ErrorBody),
+    /// No leader could be reached within `leader_wait`: nothing was changed.
+    #[error("no leader manager reachable: {0}")]
+    Unreachable(String),
 }
 
 impl ManagerClient {
@@ -44,7 +48,7 @@ impl ManagerClient {
     }
 
     /// The leader's internal URL, if ZooKeeper names one.
-    pub async fn leader_url(&self) -> Result<Option<String>, ApiError> {
+    pub async fn leader_url(&self) -> Result<Option<String>, ZkError> {
         let client = self.zk.client()?;
         Ok(distcron_zk::current_leader(&client)
             .await?
@@ -75,31 +79,26 @@ impl ManagerClient {
         &self,
         path: &str,
         body: &B,
-    ) -> Result<Answer<T>, ApiError> {
+    ) -> Result<T, ManagerError> {
         let deadline = Instant::now() + self.leader_wait;
-        let mut last_problem = String::from("no leader manager is elected");
         loop {
-            match self.try_post(path, body).await {
-                Ok(Some(answer)) => return Ok(answer),
-                Ok(None) => {}
-                Err(Retry(problem)) => last_problem = problem,
-            }
+            let problem = match self.try_post(path, body).await {
+                Ok(answer) => return answer.map_err(ManagerError::Refused),
+                Err(Retry(problem)) => problem,
+            };
             if Instant::now() >= deadline {
-                return Err(ApiError::Unavailable {
-                    what: "the manager",
-                    cause: last_problem,
-                });
+                return Err(ManagerError::Unreachable(problem));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
-    /// One attempt; `Err(Retry)` when another attempt may succeed.
+    /// One attempt: the leader's answer, or `Err(Retry)` when another attempt may succeed.
     async fn try_post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
-    ) -> Result<Option<Answer<T>>, Retry> {
+    ) -> Result<Result<T, ErrorBody>, Retry> {
         let url = match self.leader_url().await {
             Ok(Some(url)) => url,
             Ok(None) => return Err(Retry("no leader manager is elected".into())),
@@ -114,90 +113,56 @@ impl ManagerClient {
             .await
             .map_err(|e| Retry(format!("leader at {url} unreachable: {e}")))?;
         let status = response.status();
-        if status == StatusCode::MISDIRECTED_REQUEST {
-            return Err(Retry(format!("{url} is no longer the leader")));
-        }
         if status.is_success() {
             let value = response
                 .json::<T>()
                 .await
                 .map_err(|e| Retry(format!("unreadable answer from the leader: {e}")))?;
-            return Ok(Some(Answer::Ok(value, status)));
+            return Ok(Ok(value));
         }
-        let body: ErrorBody = response.json().await.unwrap_or(ErrorBody {
-            error: format!("manager answered {status}"),
-            kind: "internal".into(),
+        let refusal = response.json::<ErrorBody>().await.unwrap_or_else(|e| {
+            ErrorBody::new(
+                ErrorKind::Internal,
+                format!("manager answered {status} with an unreadable body: {e}"),
+            )
         });
-        Ok(Some(Answer::Refused(status, body.error)))
+        if refusal.kind == ErrorKind::NotLeader {
+            return Err(Retry(format!("{url} is no longer the leader")));
+        }
+        Ok(Err(refusal))
     }
 
-    pub async fn create_job(&self, req: &CreateJob) -> Result<Job, ApiError> {
-        match self.post::<_, Job>("/internal/jobs", req).await? {
-            Answer::Ok(job, _) => Ok(job),
-            Answer::Refused(status, message) => Err(refusal(status, message)),
-        }
+    pub async fn create_job(&self, req: &CreateJob) -> Result<Job, ManagerError> {
+        self.post("/internal/jobs", req).await
     }
 
-    pub async fn finish_job(&self, id: &JobId, req: &FinishJob) -> Result<Job, ApiError> {
-        match self
-            .post::<_, Job>(&format!("/internal/jobs/{id}/finish"), req)
-            .await?
-        {
-            Answer::Ok(job, _) => Ok(job),
-            Answer::Refused(status, message) => Err(refusal(status, message)),
-        }
+    pub async fn finish_job(&self, id: &JobId, req: &FinishJob) -> Result<Job, ManagerError> {
+        self.post(&format!("/internal/jobs/{id}/finish"), req).await
     }
 
-    pub async fn create_user(&self, req: &CreateUser) -> Result<(), ApiError> {
-        match self
-            .post::<_, serde_json::Value>("/internal/users", req)
-            .await?
-        {
-            Answer::Ok(..) => Ok(()),
-            Answer::Refused(status, message) => Err(refusal(status, message)),
-        }
+    pub async fn create_user(&self, req: &CreateUser) -> Result<(), ManagerError> {
+        self.post::<_, serde_json::Value>("/internal/users", req)
+            .await
+            .map(|_| ())
     }
 
     pub async fn rotate_token(
         &self,
         name: &UserName,
         req: &RotateToken,
-    ) -> Result<UserState, ApiError> {
-        match self
-            .post::<_, UserState>(&format!("/internal/users/{name}/token"), req)
-            .await?
-        {
-            Answer::Ok(user, _) => Ok(user),
-            Answer::Refused(status, message) => Err(refusal(status, message)),
-        }
+    ) -> Result<UserState, ManagerError> {
+        self.post(&format!("/internal/users/{name}/token"), req)
+            .await
     }
 
     pub async fn disable_user(
         &self,
         name: &UserName,
         req: &DisableUser,
-    ) -> Result<UserState, ApiError> {
-        match self
-            .post::<_, UserState>(&format!("/internal/users/{name}/disable"), req)
-            .await?
-        {
-            Answer::Ok(user, _) => Ok(user),
-            Answer::Refused(status, message) => Err(refusal(status, message)),
-        }
+    ) -> Result<UserState, ManagerError> {
+        self.post(&format!("/internal/users/{name}/disable"), req)
+            .await
     }
 }
 
 struct Retry(String);
-
-fn refusal(status: StatusCode, message: String) -> ApiError {
-    match status {
-        StatusCode::CONFLICT => ApiError::Conflict(message),
-        StatusCode::NOT_FOUND => ApiError::NotFound(message),
-        StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable {
-            what: "the manager's dependencies",
-            cause: message,
-        },
-        StatusCode::BAD_REQUEST => ApiError::bad_request("invalid", message),
-        other => ApiError::Internal(anyhow::anyhow!("manager answered {other}: {message}")),
-    }
-}

@@ -12,7 +12,7 @@ pub struct AppState {
     pub zk: ZkSession,
     pub manager: ManagerClient,
     pub max_upload_bytes: usize,
-    pub known_tokens: std::sync::Arc<crate::auth::KnownTokens>,
+    pub known_tokens: std::sync::Arc<crate::tokens::KnownTokens>,
     /// The largest request body read; see `extract::JsonBody`.
     pub max_body_bytes: usize,
 }

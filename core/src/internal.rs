@@ -1,15 +1,20 @@
 //! The internal API between API servers and the leader manager: API servers validate and
-//! authenticate, the leader performs every write. Both sides compile against these types.
+//! authenticate, the leader performs every write. Both sides compile against these types,
+//! failures included: the leader answers every refusal with an [`ErrorBody`] of a typed
+//! [`ErrorKind`], which the API server maps once to its public answer.
 
-use crate::job::{Job, UserName};
+use crate::job::{JobId, JobSpec, UserName};
 use serde::{Deserialize, Serialize};
 
-/// `POST /internal/jobs`: persist and publish a job the API server has validated. Idempotent
-/// on `job.id`, so an API server may retry after a timeout without creating a second job.
+/// `POST /internal/jobs`: persist and publish a job the API server has validated (its file,
+/// if it has one, already stored). The leader sets its status, version and timestamps; the
+/// owner is also the actor of the audit row. Idempotent on `id`, so an API server may retry
+/// after a timeout without creating a second job.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CreateJob {
-    pub job: Job,
-    pub actor: UserName,
+    pub id: JobId,
+    pub owner: UserName,
+    pub spec: JobSpec,
 }
 
 /// `POST /internal/jobs/{id}/finish`: take a job off the schedule.
@@ -58,10 +63,87 @@ pub struct UserState {
     pub runs_stopped: u64,
 }
 
+/// Why the leader refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// This manager does not lead (any more): look the leader up again and retry.
+    NotLeader,
+    /// The internal token is missing or wrong.
+    Unauthorized,
+    /// The request is malformed or breaks an invariant.
+    Invalid,
+    NotFound,
+    /// The write contradicts the stored state (an id taken by another definition, a disabled
+    /// owner, a job no worker can fit, an upload swept away).
+    Conflict,
+    /// A dependency of the leader (MySQL, ZooKeeper, S3) is down: nothing was changed.
+    Unavailable,
+    Internal,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::NotLeader,
+        ErrorKind::Unauthorized,
+        ErrorKind::Invalid,
+        ErrorKind::NotFound,
+        ErrorKind::Conflict,
+        ErrorKind::Unavailable,
+        ErrorKind::Internal,
+    ];
+
+    /// The HTTP status the leader answers with: the kind is the contract, the status keeps
+    /// the answer plain HTTP for logs and curl.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::NotLeader => 421,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Invalid => 400,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Internal => 500,
+        }
+    }
+}
+
 /// Body of every internal error answer.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind:?}: {error}")]
 pub struct ErrorBody {
+    pub kind: ErrorKind,
+    /// For people; shown to API users as is for `invalid`, `not_found` and `conflict`.
     pub error: String,
-    /// Machine-readable kind: `not_leader`, `unavailable`, `conflict`, `not_found`, `bad_request`.
-    pub kind: String,
+}
+
+impl ErrorBody {
+    pub fn new(kind: ErrorKind, error: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            kind,
+            error: error.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kinds_travel_as_snake_case_names() {
+        let body = ErrorBody::new(ErrorKind::NotLeader, "elsewhere");
+        let json = serde_json::to_value(&body).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "not_leader", "error": "elsewhere"})
+        );
+        for kind in ErrorKind::ALL {
+            let back: ErrorBody = serde_json::from_value(
+                serde_json::to_value(ErrorBody::new(kind, "x")).expect("json"),
+            )
+            .expect("decodes");
+            assert_eq!(back.kind, kind);
+        }
+    }
 }

@@ -3,17 +3,19 @@
 
 use crate::leader::writes::WriteError;
 use crate::leader::{Leader, LeaderSlot};
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::Utc;
 use distcron_core::internal::{
-    CreateJob, CreateUser, DisableUser, ErrorBody, FinishJob, RotateToken,
+    CreateJob, CreateUser, DisableUser, ErrorBody, ErrorKind, FinishJob, RotateToken,
 };
-use distcron_core::{JobId, JobStatus, UserName};
+use distcron_core::{Job, JobId, UserName};
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -60,59 +62,62 @@ async fn require_token(
     Ok(next.run(request).await)
 }
 
-/// The one place where internal errors become HTTP answers.
+/// The one place where the manager's failures become internal API answers: a typed
+/// `ErrorBody`, its kind deciding the status.
 #[derive(Debug)]
-pub enum InternalError {
-    Unauthorized,
-    BadRequest(String),
-    Write(WriteError),
+pub struct InternalError(ErrorBody);
+
+impl InternalError {
+    fn unauthorized() -> InternalError {
+        InternalError(ErrorBody::new(
+            ErrorKind::Unauthorized,
+            "bad internal token",
+        ))
+    }
+
+    fn invalid(message: impl Into<String>) -> InternalError {
+        InternalError(ErrorBody::new(ErrorKind::Invalid, message))
+    }
 }
 
 impl From<WriteError> for InternalError {
     fn from(e: WriteError) -> Self {
-        InternalError::Write(e)
+        let (kind, message) = match e {
+            WriteError::NotLeader => (ErrorKind::NotLeader, e.to_string()),
+            WriteError::Unavailable(m) => {
+                tracing::warn!(error = %m, "write failed: dependency unavailable");
+                (ErrorKind::Unavailable, m)
+            }
+            WriteError::Conflict(m) => (ErrorKind::Conflict, m),
+            WriteError::NotFound(m) => (ErrorKind::NotFound, m),
+            WriteError::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal write failed");
+                (ErrorKind::Internal, "internal error".into())
+            }
+        };
+        InternalError(ErrorBody::new(kind, message))
     }
 }
 
 impl IntoResponse for InternalError {
     fn into_response(self) -> Response {
-        let (status, kind, message) = match self {
-            InternalError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "bad internal token".to_string(),
-            ),
-            InternalError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
-            InternalError::Write(WriteError::NotLeader) => (
-                StatusCode::MISDIRECTED_REQUEST,
-                "not_leader",
-                "this manager is not the leader".into(),
-            ),
-            InternalError::Write(WriteError::Unavailable(m)) => {
-                tracing::warn!(error = %m, "write failed: dependency unavailable");
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
-            }
-            InternalError::Write(WriteError::Conflict(m)) => (StatusCode::CONFLICT, "conflict", m),
-            InternalError::Write(WriteError::NotFound(m)) => {
-                (StatusCode::NOT_FOUND, "not_found", m)
-            }
-            InternalError::Write(WriteError::Internal(e)) => {
-                tracing::error!(error = format!("{e:#}"), "internal write failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error".into(),
-                )
-            }
-        };
-        (
-            status,
-            Json(ErrorBody {
-                error: message,
-                kind: kind.into(),
-            }),
-        )
-            .into_response()
+        let status = StatusCode::from_u16(self.0.kind.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
+    }
+}
+
+/// A JSON body; one that cannot be read is an `invalid` answer in the internal API's shape.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = InternalError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| Body(v))
+            .map_err(|e| InternalError::invalid(e.body_text()))
     }
 }
 
@@ -121,21 +126,18 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), InternalError>
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(InternalError::Unauthorized)?;
+        .ok_or_else(InternalError::unauthorized)?;
     // Comparing digests keeps the comparison's timing independent of the secret's prefix.
     let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
     if digest == *state.internal_token_sha256 {
         Ok(())
     } else {
-        Err(InternalError::Unauthorized)
+        Err(InternalError::unauthorized())
     }
 }
 
 fn leader(state: &AppState) -> Result<Arc<Leader>, InternalError> {
-    state
-        .slot
-        .get()
-        .ok_or(InternalError::Write(WriteError::NotLeader))
+    state.slot.get().ok_or_else(|| WriteError::NotLeader.into())
 }
 
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -148,19 +150,15 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
 
 async fn create_job(
     State(state): State<AppState>,
-    Json(req): Json<CreateJob>,
+    Body(req): Body<CreateJob>,
 ) -> Result<Response, InternalError> {
     let leader = leader(&state)?;
-    req.job
-        .spec
+    req.spec
         .validate()
-        .map_err(|e| InternalError::BadRequest(e.to_string()))?;
-    if req.job.status != JobStatus::Scheduled || req.job.version != 1 {
-        return Err(InternalError::BadRequest(
-            "a new job is `scheduled` at version 1".into(),
-        ));
-    }
-    let (job, created) = leader.create_job(req.job, &req.actor).await?;
+        .map_err(|e| InternalError::invalid(e.to_string()))?;
+    let job = Job::new(req.id, req.owner, req.spec, Utc::now());
+    let actor = job.owner.clone();
+    let (job, created) = leader.create_job(job, &actor).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -172,19 +170,19 @@ async fn create_job(
 async fn finish_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Json(req): Json<FinishJob>,
+    Body(req): Body<FinishJob>,
 ) -> Result<Response, InternalError> {
     let leader = leader(&state)?;
     let id: JobId = id
         .parse()
-        .map_err(|e: distcron_core::job::JobError| InternalError::BadRequest(e.to_string()))?;
+        .map_err(|e: distcron_core::job::JobError| InternalError::invalid(e.to_string()))?;
     let job = leader.finish_job(&id, &req.actor).await?;
     Ok(Json(job).into_response())
 }
 
 async fn create_user(
     State(state): State<AppState>,
-    Json(req): Json<CreateUser>,
+    Body(req): Body<CreateUser>,
 ) -> Result<Response, InternalError> {
     let leader = leader(&state)?;
     let user = leader
@@ -194,14 +192,14 @@ async fn create_user(
 }
 
 fn user_name(name: &str) -> Result<UserName, InternalError> {
-    UserName::parse(name).map_err(|e| InternalError::BadRequest(e.to_string()))
+    UserName::parse(name).map_err(|e| InternalError::invalid(e.to_string()))
 }
 
 async fn rotate_token(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Json(req): Json<RotateToken>,
+    Body(req): Body<RotateToken>,
 ) -> Result<Response, InternalError> {
     authorize(&state, &headers)?;
     let leader = leader(&state)?;
@@ -215,7 +213,7 @@ async fn disable_user(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Json(req): Json<DisableUser>,
+    Body(req): Body<DisableUser>,
 ) -> Result<Response, InternalError> {
     authorize(&state, &headers)?;
     let leader = leader(&state)?;

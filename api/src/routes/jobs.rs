@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, QueryParams};
-use crate::routes::{next_page_headers, page_limit, parse_schedule};
+use crate::routes::params::{next_page_headers, page_limit, parse_schedule};
 use crate::state::AppState;
 use crate::view::JobView;
 use axum::Json;
@@ -13,8 +13,9 @@ use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use bytes::Bytes;
-use chrono::{SubsecRound, Utc};
+use chrono::Utc;
 use distcron_core::internal::{CreateJob, FinishJob};
+use distcron_core::job::JobError;
 use distcron_core::{Job, JobId, JobOptions, JobSpec, JobStatus, JobType, Resources, UserName};
 use distcron_store::JobFilter;
 use serde::Deserialize;
@@ -173,34 +174,26 @@ pub async fn create_job(
             "a script must start with an interpreter line such as `#!/bin/sh`",
         ));
     }
-    // Check everything that does not need the file stored before storing it.
-    if let Some(file) = &upload {
-        spec.executable = format!("s3://{}/pending", state.blobs.bucket());
-        spec.sha256 = Some(distcron_blob::sha256_hex(file));
+    // Check everything that does not need the file stored before storing it; the file's
+    // location and digest are checked once it is.
+    let invalid = |e: JobError| ApiError::bad_request("invalid_job", e.to_string());
+    match &upload {
+        None => spec.validate().map_err(invalid)?,
+        Some(_) => spec.validate_definition().map_err(invalid)?,
     }
-    spec.validate()
-        .map_err(|e| ApiError::bad_request("invalid_job", e.to_string()))?;
     if let Some(file) = upload {
         let stored = state.blobs.put(Bytes::from(file)).await?;
         spec.executable = stored.url;
         spec.sha256 = Some(stored.sha256);
+        spec.validate_executable().map_err(invalid)?;
     }
 
-    let now = Utc::now().trunc_subsecs(3);
-    let job = Job {
-        id: JobId::new(),
-        owner: caller.0.name.clone(),
-        status: JobStatus::Scheduled,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        spec,
-    };
     let job = state
         .manager
         .create_job(&CreateJob {
-            job,
-            actor: caller.0.name.clone(),
+            id: JobId::new(),
+            owner: caller.0.name.clone(),
+            spec,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(JobView::new(&job, Utc::now()))))

@@ -2,6 +2,7 @@
 
 mod health;
 mod jobs;
+mod params;
 mod runs;
 mod schedule;
 mod users;
@@ -11,10 +12,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, header};
 use axum::routing::{delete, get, post};
-use distcron_core::job::{JobError, MAX_SCHEDULE_BYTES};
-use distcron_core::{Schedule, TimeZone};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -62,57 +60,4 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::R
     axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!(
         "a request handler panicked: {what}"
     )))
-}
-
-/// A schedule and its time zone (UTC when none is given), as job creation and the preview both
-/// read them, with the same 400s.
-pub(crate) fn parse_schedule(
-    expr: &str,
-    timezone: Option<&str>,
-) -> Result<(Schedule, TimeZone), ApiError> {
-    // Before parsing: a longer one would parse and then fail in its column (`JobSpec::validate`
-    // refuses it too); the preview refuses it as well, so that it agrees with POST.
-    if expr.trim().len() > MAX_SCHEDULE_BYTES {
-        return Err(ApiError::bad_request(
-            "invalid_schedule",
-            JobError::ScheduleTooLong.to_string(),
-        ));
-    }
-    let schedule = Schedule::parse(expr)
-        .map_err(|e| ApiError::bad_request("invalid_schedule", e.to_string()))?;
-    let timezone = match timezone {
-        Some(tz) => TimeZone::parse(tz)
-            .map_err(|e| ApiError::bad_request("invalid_timezone", e.to_string()))?,
-        None => TimeZone::utc(),
-    };
-    Ok((schedule, timezone))
-}
-
-/// Page sizes of the list endpoints.
-const DEFAULT_PAGE: u32 = 100;
-const MAX_PAGE: u32 = 1000;
-
-/// The `limit` of a list request: `DEFAULT_PAGE` when absent, 400 outside 1..=`MAX_PAGE`.
-pub(crate) fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be between 1 and {MAX_PAGE}"),
-        ));
-    }
-    Ok(limit)
-}
-
-/// The headers pointing at the next page of a list: `Link: <next>; rel="next"` and
-/// `x-next-cursor`.
-pub(crate) fn next_page_headers(next: &str, cursor: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
-        headers.insert(header::LINK, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(cursor) {
-        headers.insert("x-next-cursor", v);
-    }
-    headers
 }

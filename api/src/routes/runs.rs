@@ -4,7 +4,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{PathParam, QueryParams};
 use crate::routes::jobs::{visible_job, visible_job_by_id};
-use crate::routes::{next_page_headers, page_limit};
+use crate::routes::params::{next_page_headers, page_limit};
 use crate::state::AppState;
 use crate::view::rfc3339;
 use axum::Json;

@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::routes::parse_schedule;
+use crate::routes::params::parse_schedule;
 use crate::view::rfc3339;
 use axum::Json;
 use chrono::{DateTime, Utc};

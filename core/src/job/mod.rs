@@ -2,11 +2,13 @@
 //! enforce the invariants once, at the boundary; everything downstream can trust a `JobSpec`.
 
 use crate::schedule::{Schedule, TimeZone};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
+
+mod validate;
 
 /// Largest command line a `command` job may carry (it is stored in a MySQL TEXT column).
 pub const MAX_COMMAND_BYTES: usize = 16 * 1024;
@@ -358,59 +360,6 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    /// Checks the invariants that do not depend on who submits the job.
-    pub fn validate(&self) -> Result<(), JobError> {
-        if let Some(name) = &self.name
-            && (name.is_empty()
-                || name.chars().count() > MAX_NAME_CHARS
-                || name.chars().any(char::is_control))
-        {
-            return Err(JobError::BadName);
-        }
-        if self.schedule.expression().len() > MAX_SCHEDULE_BYTES {
-            return Err(JobError::ScheduleTooLong);
-        }
-        if self.executable.trim().is_empty() {
-            return Err(JobError::EmptyExecutable);
-        }
-        if self.executable.len() > MAX_COMMAND_BYTES {
-            return Err(JobError::ExecutableTooLong);
-        }
-        if self.executable.contains('\0') {
-            return Err(JobError::NulInExecutable);
-        }
-        match (self.job_type.is_blob(), &self.sha256) {
-            (true, None) => return Err(JobError::MissingBlob(self.job_type)),
-            (true, Some(_)) if !self.executable.starts_with("s3://") => {
-                return Err(JobError::MissingBlob(self.job_type));
-            }
-            (true, Some(sha)) if !is_sha256_hex(sha) => return Err(JobError::BadSha256),
-            (false, Some(_)) => return Err(JobError::UnexpectedSha256),
-            _ => {}
-        }
-        if let Some(t) = self.timeout_seconds
-            && !(1..=MAX_TIMEOUT_SECONDS).contains(&t)
-        {
-            return Err(JobError::BadTimeout);
-        }
-        if self.options.retries > MAX_RETRIES {
-            return Err(JobError::BadRetries);
-        }
-        if !(1..=MAX_RETRY_BACKOFF_SECONDS).contains(&self.options.retry_backoff_seconds) {
-            return Err(JobError::BadRetryBackoff);
-        }
-        self.resources.validate()?;
-        if let Some(user) = &self.run_as {
-            if !is_unix_user_name(user) {
-                return Err(JobError::BadRunAs(user.clone()));
-            }
-            if self.privileged {
-                return Err(JobError::PrivilegedWithRunAs);
-            }
-        }
-        Ok(())
-    }
-
     /// Whether only an admin may submit this definition.
     pub fn needs_admin(&self) -> bool {
         self.privileged || self.run_as.is_some()
@@ -431,20 +380,28 @@ pub struct Job {
     pub spec: JobSpec,
 }
 
+impl Job {
+    /// A job as it is first stored: on the schedule at version 1, created and updated `now`
+    /// (to the millisecond, the precision the API shows).
+    pub fn new(id: JobId, owner: UserName, spec: JobSpec, now: DateTime<Utc>) -> Job {
+        let now = now.trunc_subsecs(3);
+        Job {
+            id,
+            owner,
+            status: JobStatus::Scheduled,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            spec,
+        }
+    }
+}
+
 /// Whether `s` is a lowercase hex sha256 digest.
 pub fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// POSIX-portable user names, as `useradd` accepts them.
-fn is_unix_user_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 32
-        && s.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 #[cfg(test)]
@@ -486,6 +443,21 @@ mod tests {
         assert_eq!(spec.validate(), Ok(()));
         spec.sha256 = Some("A".repeat(64));
         assert_eq!(spec.validate(), Err(JobError::BadSha256));
+    }
+
+    #[test]
+    fn a_file_job_is_judged_before_its_upload_without_an_executable() {
+        let mut spec = command("");
+        spec.job_type = JobType::Binary;
+        assert_eq!(spec.validate_definition(), Ok(()));
+        assert_eq!(spec.validate(), Err(JobError::EmptyExecutable));
+        spec.timeout_seconds = Some(0);
+        assert_eq!(spec.validate_definition(), Err(JobError::BadTimeout));
+        spec.timeout_seconds = None;
+        spec.executable = "s3://bucket/blobs/sha256/x".into();
+        spec.sha256 = Some("b".repeat(64));
+        assert_eq!(spec.validate_executable(), Ok(()));
+        assert_eq!(spec.validate(), Ok(()));
     }
 
     #[test]
