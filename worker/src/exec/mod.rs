@@ -426,8 +426,8 @@ impl Executor {
         // The run ends with its main process: anything it left behind goes too.
         self.kill_tree(&started);
         let finished_at = Utc::now();
-        let (stdout, stdout_truncated) = collect(out).await;
-        let (stderr, stderr_truncated) = collect(err).await;
+        let (stdout, stdout_truncated) = output::collect(out).await;
+        let (stderr, stderr_truncated) = output::collect(err).await;
         let mut happened = limits::Counters::default();
         if let (Some(cg), Some(root)) = (started.cgroup.take(), &self.cgroups) {
             happened = root.counters(&cg).since(&started.before);
@@ -492,12 +492,4 @@ impl Executor {
 
 fn cg_procs(cg: &RunCgroup) -> PathBuf {
     cg.path().join("cgroup.procs")
-}
-
-async fn collect(task: tokio::task::JoinHandle<(Vec<u8>, bool)>) -> (Vec<u8>, bool) {
-    // Without a cgroup, a `setsid` escapee may hold the pipe open: do not wait for it forever.
-    match tokio::time::timeout(Duration::from_secs(2), task).await {
-        Ok(Ok(r)) => r,
-        _ => (Vec::new(), true),
-    }
 }
