@@ -5,6 +5,7 @@
 //! itself (and, through its guardian, its runs) when it is not.
 
 pub mod cache;
+pub mod clock;
 pub mod exec;
 pub mod gate;
 pub mod guardian;
@@ -16,6 +17,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod session;
 pub mod settings;
+pub mod test_hook;
 pub mod ticks;
 pub mod upkeep;
 
@@ -203,7 +205,6 @@ impl Worker {
         let inflight = Arc::new(InFlight::default());
         let (recorder, records) = Recorder::new();
         let (commands, command_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (adopter, adopter_rx) = tokio::sync::mpsc::unbounded_channel();
         let (retries, retries_rx) = tokio::sync::mpsc::unbounded_channel();
         let registered = Arc::new(AtomicBool::new(false));
         let runs = TaskTracker::new();
@@ -226,16 +227,17 @@ impl Worker {
             stats: start_stats.clone(),
         });
         let scheduler = scheduler::Scheduler::new(scheduler::Deps {
-            store: store.clone(),
-            cache,
+            backend: Arc::new(scheduler::backend::Live {
+                store: store.clone(),
+                cache,
+                launcher,
+            }),
+            clock: Arc::new(clock::SystemClock),
             recorder: recorder.clone(),
             inflight: inflight.clone(),
             gate: gate.clone(),
-            launcher,
             misfire_threshold: Duration::from_secs(2),
             claim_lead: Duration::from_millis(settings.claim_lead_ms),
-            commands: commands.clone(),
-            adopter,
         });
         let session = session::Session {
             zookeeper: settings.zookeeper.clone(),
@@ -279,16 +281,6 @@ impl Worker {
         supervisor.spawn(
             "scheduler",
             scheduler.run(command_rx, retries_rx, token.clone()),
-        );
-        supervisor.spawn(
-            "adopter",
-            scheduler::run_adopter(
-                store.clone(),
-                settings.worker_id.clone(),
-                adopter_rx,
-                commands.clone(),
-                token.clone(),
-            ),
         );
         supervisor.spawn(
             "recorder",

@@ -50,7 +50,7 @@ impl Runner {
     /// Starts a claimed run whose job the caller's `StartCheck` allowed. A ready program
     /// starts right here, so the runs of an instant start back to back; an executable not yet
     /// cached is fetched in the run's task and checked again there.
-    pub fn start(&self, spec: RunSpec) {
+    pub fn start_run(&self, spec: RunSpec) {
         // The row is written: if the gate closed since, the run is interrupted (and retried by
         // whoever owns the job once this worker's claim is settled), never started late.
         if let Err(closed) = self.gate.check() {
@@ -112,26 +112,45 @@ struct RunTask {
 }
 
 impl RunTask {
+    /// Runs the run to its end and records it. A panic anywhere in it (in `supervise` too)
+    /// ends in a recorded failure: the run's process is killed as its handle drops with the
+    /// unwound future (`exec::abandon`), and it leaves the in-flight set, ending its lease.
     async fn follow(
         self,
         spec: RunSpec,
         started: Option<Result<Started, String>>,
         stop: watch::Receiver<Option<Stop>>,
     ) {
-        let started = match started {
-            Some(started) => {
-                started.map_err(|reason| RunEnd::not_started(RunStatus::Failed, reason))
-            }
-            None => self.fetch_and_start(&spec, &stop).await,
-        };
-        let finished = match started {
-            Ok(started) => self.exec.supervise(&spec, started, stop).await,
-            Err(end) => end,
-        };
+        let run = std::panic::AssertUnwindSafe(self.run(&spec, started, stop));
+        let finished = futures::FutureExt::catch_unwind(run)
+            .await
+            .unwrap_or_else(|panic| {
+                let reason = format!("the worker's run task panicked: {}", panic_message(&*panic));
+                tracing::error!(job_id = %spec.task.id, run_id = %spec.run_id, %reason, "a run task panicked");
+                RunEnd::not_started(RunStatus::Failed, reason)
+            });
         // Recorded before it leaves the in-flight set, so that it is always in one of the
         // two (shutdown waits for both; the orphan sweep spares both).
         self.recorder.record(Record::new(&spec, finished));
         self.inflight.remove(&spec.run_id);
+    }
+
+    async fn run(
+        &self,
+        spec: &RunSpec,
+        started: Option<Result<Started, String>>,
+        stop: watch::Receiver<Option<Stop>>,
+    ) -> RunEnd {
+        let started = match started {
+            Some(started) => {
+                started.map_err(|reason| RunEnd::not_started(RunStatus::Failed, reason))
+            }
+            None => self.fetch_and_start(spec, &stop).await,
+        };
+        match started {
+            Ok(started) => self.exec.supervise(spec, started, stop).await,
+            Err(end) => end,
+        }
     }
 
     /// Downloads the executable, then starts it if the job is still on its schedule and the
@@ -180,4 +199,13 @@ impl RunTask {
         }
         started
     }
+}
+
+/// What a panic said, if it said it as a string.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }

@@ -2,6 +2,7 @@
 //! and cgroup, with a cleared environment), its captured output, its timeout, and ending its
 //! whole process tree.
 
+mod abandon;
 pub mod account;
 pub mod cgroup;
 pub mod limits;
@@ -129,6 +130,9 @@ pub struct Started {
     /// A directory of the run's own, removed when it ends.
     run_dir: Option<PathBuf>,
     started_at: DateTime<Utc>,
+    /// Told when the run's process group is gone (by `supervise`, or by the drop of a run
+    /// abandoned half-way).
+    guardian: Option<Guardian>,
 }
 
 impl Started {
@@ -363,6 +367,7 @@ impl Executor {
             before,
             run_dir: view.run_dir.clone(),
             started_at: Utc::now(),
+            guardian: self.guardian.clone(),
         })
     }
 
@@ -388,6 +393,7 @@ impl Executor {
         let limit = self.max_output;
         let out = tokio::spawn(output::capture(stdout, limit));
         let err = tokio::spawn(output::capture(stderr, limit));
+        crate::test_hook::panic_in_run_task(spec);
 
         let timeout = spec
             .task
@@ -420,14 +426,14 @@ impl Executor {
         // The run ends with its main process: anything it left behind goes too.
         self.kill_tree(&started);
         let finished_at = Utc::now();
-        let (stdout, stdout_truncated) = collect(out).await;
-        let (stderr, stderr_truncated) = collect(err).await;
+        let (stdout, stdout_truncated) = output::collect(out).await;
+        let (stderr, stderr_truncated) = output::collect(err).await;
         let mut happened = limits::Counters::default();
         if let (Some(cg), Some(root)) = (started.cgroup.take(), &self.cgroups) {
             happened = root.counters(&cg).since(&started.before);
             root.release(cg).await;
         }
-        if let Some(g) = &self.guardian {
+        if let Some(g) = started.guardian.take() {
             g.ended(started.pgid);
         }
         if let Some(dir) = started.run_dir.take() {
@@ -486,12 +492,4 @@ impl Executor {
 
 fn cg_procs(cg: &RunCgroup) -> PathBuf {
     cg.path().join("cgroup.procs")
-}
-
-async fn collect(task: tokio::task::JoinHandle<(Vec<u8>, bool)>) -> (Vec<u8>, bool) {
-    // Without a cgroup, a `setsid` escapee may hold the pipe open: do not wait for it forever.
-    match tokio::time::timeout(Duration::from_secs(2), task).await {
-        Ok(Ok(r)) => r,
-        _ => (Vec::new(), true),
-    }
 }

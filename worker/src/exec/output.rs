@@ -24,6 +24,15 @@ pub async fn capture<R: AsyncRead + Unpin>(stream: Option<R>, limit: usize) -> (
     (kept, truncated)
 }
 
+/// The captured output, once the process is gone.
+pub async fn collect(task: tokio::task::JoinHandle<(Vec<u8>, bool)>) -> (Vec<u8>, bool) {
+    // Without a cgroup, a `setsid` escapee may hold the pipe open: do not wait for it forever.
+    match tokio::time::timeout(std::time::Duration::from_secs(2), task).await {
+        Ok(Ok(r)) => r,
+        _ => (Vec::new(), true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

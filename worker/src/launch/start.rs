@@ -174,7 +174,7 @@ impl Launcher {
             for s in &group {
                 let spec = s.spec();
                 if check.may_start(&s.task.id) {
-                    self.runner.start(spec);
+                    self.runner.start_run(spec);
                 } else {
                     tracing::info!(job_id = %s.task.id, scheduled_at = %s.at, "the job is off its schedule; not starting its run");
                     self.recorder.record(Record::new(&spec, not_startable()));

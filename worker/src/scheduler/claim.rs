@@ -1,20 +1,20 @@
-//! What happens when the queue comes due: every due tick of every due job is decided (run, or
-//! skipped with its reason, `crate::ticks`), and the rows go to a launch; retries whose time
-//! has come go to a launch of their own.
+//! The queue came due: every due tick of every due job is decided (run, or skipped with its
+//! reason, `crate::ticks`), and the rows go to a launch; retries whose time has come go to a
+//! launch of their own. A launch's report brings back the ticks whose rows could not be
+//! written (looked at again a second later) and the retries that could not be claimed.
 
-use super::{Due, RETRY_AFTER, Scheduler};
+use super::{Chore, RETRY_AFTER, Scheduler};
 use crate::exec::Stop;
-use crate::launch::Planned;
+use crate::launch::{Planned, Report};
 use crate::ticks::{Action, MAX_MISSED, Overlap, decide, next_tick};
 use chrono::{DateTime, Utc};
-use distcron_core::payload::JobTask;
 use distcron_core::{Concurrency, JobId, RunId, RunStatus};
-use distcron_store::{NewRun, PendingRetry};
-use std::sync::Arc;
+use distcron_store::NewRun;
+use std::collections::HashSet;
 
 impl Scheduler {
     /// Everything due now: decide each tick and launch the rows; launch the due retries.
-    pub(super) fn fire(&mut self) {
+    pub(super) fn claim_ticks(&mut self) {
         if let Err(closed) = self.deps.gate.check() {
             if self.blocked_by_gate.as_deref() != Some(closed.0.as_str()) {
                 tracing::warn!(reason = %closed.0, "not launching");
@@ -22,75 +22,91 @@ impl Scheduler {
             self.blocked_by_gate = Some(closed.0);
             return;
         }
-        let now = Utc::now();
-        let mut due_jobs = Vec::new();
-        let mut due_retries = Vec::new();
-        while let Some(&(at, key)) = self.queue.first() {
-            if at > now {
-                break;
-            }
-            self.queue.pop_first();
-            match key {
-                Due::Job(job) => {
-                    if let Some(state) = self.jobs.get_mut(&job) {
-                        state.queued = None;
-                        let due = state.due.take().unwrap_or(now);
-                        if self.launching.contains(&job) {
-                            state.deferred = Some(due);
-                        } else {
-                            due_jobs.push((job, due.max(now)));
-                        }
-                    }
-                }
-                Due::Retry(id) => {
-                    if let Some(retry) = self.due_retry(id, now) {
-                        due_retries.push(retry);
-                    }
-                }
-            }
-        }
-        let planned = self.plan(due_jobs, now);
+        let now = self.deps.clock.now();
+        let due = self.take_due(now);
+        let planned = self.decide_ticks(due.jobs, now);
         if !planned.is_empty() {
             let mut jobs: Vec<JobId> = planned.iter().map(|p| p.task.id).collect();
             jobs.dedup();
             // Held from here, before the launch exists: nothing can take these rows meanwhile.
             let hold = self.deps.inflight.hold(planned.iter().map(|p| p.row.id));
-            let launcher = self.deps.launcher.clone();
-            self.spawn_launch(jobs, launcher.launch(planned, hold));
+            let launch = self.deps.backend.launch(planned, hold);
+            self.spawn_launch(jobs, launch);
         }
-        if !due_retries.is_empty() {
+        if !due.retries.is_empty() {
             let hold = self
                 .deps
                 .inflight
-                .hold(due_retries.iter().map(|(_, r)| r.id));
-            let launcher = self.deps.launcher.clone();
-            self.spawn_launch(Vec::new(), launcher.launch_retries(due_retries, hold));
+                .hold(due.retries.iter().map(|(_, r)| r.id));
+            let launch = self.deps.backend.launch_retries(due.retries, hold);
+            self.spawn_launch(Vec::new(), launch);
         }
     }
 
-    /// A retry whose time has come, if its job is this worker's and adopted. A job still being
-    /// adopted keeps its retry a little longer; one no longer here lets it go (its new owner
-    /// finds it when it adopts the job).
-    fn due_retry(&mut self, id: RunId, now: DateTime<Utc>) -> Option<(Arc<JobTask>, PendingRetry)> {
-        let retry = self.retries.remove(&id)?;
-        match self.jobs.get(&retry.job_id) {
-            Some(state) if state.cursor.is_some() => Some((state.task.clone(), retry)),
-            Some(_) => {
-                let later = now + RETRY_AFTER / 10;
-                self.queue.insert((later, Due::Retry(id)));
-                self.retries.insert(id, retry);
-                None
+    /// Starts a launch task for these jobs' rows (or for retries, with no jobs).
+    fn spawn_launch(
+        &mut self,
+        jobs: Vec<JobId>,
+        launch: impl std::future::Future<Output = Report> + Send + 'static,
+    ) {
+        let handle = self.launches.spawn(launch);
+        self.launching.extend(jobs.iter().copied());
+        self.launch_jobs.insert(handle.id(), jobs);
+    }
+
+    /// A launch reported: its jobs may be claimed again, rolled-back ticks are looked at again
+    /// shortly, and what waited for the launch goes ahead.
+    pub(super) fn launched(
+        &mut self,
+        done: Result<(tokio::task::Id, Report), tokio::task::JoinError>,
+    ) {
+        let (jobs, report) = match done {
+            Ok((id, report)) => (self.launch_jobs.remove(&id).unwrap_or_default(), report),
+            Err(e) => {
+                let jobs = self.launch_jobs.remove(&e.id()).unwrap_or_default();
+                tracing::error!(error = %e, jobs = jobs.len(), "a launch failed; its claimed rows are left to the orphan sweep");
+                (jobs, Report::default())
             }
-            None => {
-                tracing::debug!(job_id = %retry.job_id, run_id = %id, "a retry of a job no longer here");
-                None
+        };
+        for job in &jobs {
+            self.launching.remove(job);
+        }
+        let retry_at = self.deps.clock.now() + RETRY_AFTER;
+        let rolled_back: HashSet<JobId> = report.rolled_back.iter().map(|(j, _)| *j).collect();
+        for (job, prev) in report.rolled_back {
+            // A job being adopted anew (it was assigned again during the launch) gets its
+            // cursor from MySQL, which has whatever the launch wrote.
+            if let Some(state) = self.jobs.get_mut(&job)
+                && let Some(cursor) = state.cursor
+            {
+                state.cursor = Some(cursor.min(prev));
+                state.deferred = None;
+                self.enqueue(job, Some(retry_at));
             }
+        }
+        for job in jobs {
+            if !rolled_back.contains(&job)
+                && let Some(at) = self.jobs.get_mut(&job).and_then(|s| s.deferred.take())
+            {
+                self.enqueue(job, Some(at));
+            }
+            if self.adopt_after_launch.remove(&job) && self.jobs.contains_key(&job) {
+                self.adopt(vec![job]);
+            }
+        }
+        for mut r in report.retries_failed {
+            r.not_before = retry_at;
+            self.schedule_retry(r);
         }
     }
 
     /// Decides the due ticks of these jobs (each due until the given time) and moves their
     /// cursors past them.
-    fn plan(&mut self, due: Vec<(JobId, DateTime<Utc>)>, now: DateTime<Utc>) -> Vec<Planned> {
+    fn decide_ticks(
+        &mut self,
+        due: Vec<(JobId, DateTime<Utc>)>,
+        now: DateTime<Utc>,
+    ) -> Vec<Planned> {
         let mut busy = None;
         let mut planned = Vec::new();
         let mut foreign_check = Vec::new();
@@ -174,17 +190,15 @@ impl Scheduler {
 
     /// Re-reads which runs of these jobs still run on other workers, so that concurrency
     /// policies stop seeing runs that have ended.
-    fn refresh_foreign(&self, jobs: Vec<JobId>) {
-        let store = self.deps.store.clone();
-        let tx = self.deps.commands.clone();
-        let me = self.deps.launcher.claimant.worker_id.clone();
-        tokio::spawn(async move {
-            match store.running_runs(&jobs).await {
-                Ok(running) => {
-                    let by_job = super::adopt::foreign_runs(jobs, running, &me);
-                    let _ = tx.send(super::Command::ForeignRuns(by_job));
+    fn refresh_foreign(&mut self, jobs: Vec<JobId>) {
+        let read = self.deps.backend.running_elsewhere(jobs);
+        self.chores.spawn(async move {
+            match read.await {
+                Ok(by_job) => Chore::Foreign(by_job),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot check runs on other workers");
+                    Chore::Done
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot check runs on other workers"),
             }
         });
     }
