@@ -379,6 +379,8 @@ impl Store {
     }
 
     /// Applies the job status rules after final outcomes. A `finished` job stays finished.
+    /// This and the leader's lifecycle writes are the only writers of `jobs.status`: the
+    /// workers' recorders call this, the leader never does (see `manager/src/leader`).
     pub async fn apply_job_status(&self, changes: &[(JobId, JobStatusChange)]) -> Result<()> {
         let groups = [
             (

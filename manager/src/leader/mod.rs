@@ -1,6 +1,10 @@
 //! Leadership: the state of a manager that leads, its full resync, and its writes
 //! (`writes.rs`, `revocation.rs`); the election loop that makes it lead is `election.rs`. The
-//! leader is the only writer of jobs, tasks and assignments.
+//! leader is the only writer of tasks and assignments, and of jobs but for one column: it
+//! creates jobs and ends their lives (finished by a delete or a disabled owner). What a job's
+//! runs say about it (`scheduled` ⇄ `error` by its last outcome, and an `@once` job
+//! `finished` by its one run) is written by the worker that recorded the outcome, in
+//! `Store::apply_job_status`, whose conditional updates never bring a finished job back.
 
 pub mod election;
 pub mod revocation;
