@@ -17,6 +17,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod session;
 pub mod settings;
+pub mod status;
 pub mod test_hook;
 pub mod ticks;
 pub mod upkeep;
@@ -24,10 +25,9 @@ pub mod upkeep;
 pub use settings::{CgroupMode, Settings};
 
 use anyhow::Context;
-use axum::Json;
-use axum::routing::get;
 use chrono::Utc;
 use distcron_blob::BlobStore;
+use distcron_core::Resources;
 use distcron_core::payload::WorkerRegistration;
 use distcron_service::Supervisor;
 use distcron_store::{Claimant, Store};
@@ -42,7 +42,7 @@ use runner::Runner;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
@@ -92,6 +92,51 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
 
 /// The work directory: others may pass through it (to a per-run directory of their own, where
 /// runs have no private /tmp) but not list it; the executable cache inside is root's alone.
+/// What the worker announces of itself in its `/workers/<id>` znode.
+fn registration_of(
+    settings: &Settings,
+    local_addr: SocketAddr,
+    ceilings: Resources,
+    incarnation: uuid::Uuid,
+) -> WorkerRegistration {
+    WorkerRegistration {
+        id: settings.worker_id.clone(),
+        host: nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default(),
+        addr: Some(format!("http://{local_addr}")),
+        capacity: settings.capacity,
+        ceilings,
+        incarnation,
+        started_at: Utc::now(),
+    }
+}
+
+/// The process layer: how runs are sandboxed and bounded on this host.
+fn executor_of(
+    settings: &Settings,
+    cgroups: Option<CgroupRoot>,
+    guardian: Option<Guardian>,
+    ceilings: Resources,
+) -> Executor {
+    let mode = exec::sandbox::Mode::probe(
+        settings.run_tmp_mb * 1024 * 1024,
+        settings.work_dir.join("runs"),
+    );
+    Executor::new(exec::ExecutorSettings {
+        worker_id: settings.worker_id.clone(),
+        run_uids: settings.run_uids,
+        mode,
+        cgroups,
+        run_defaults: settings.run_defaults,
+        ceilings,
+        max_output: settings.max_output_bytes,
+        kill_grace: Duration::from_millis(settings.kill_grace_ms),
+        guardian,
+    })
+}
+
 fn prepare_work_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     for d in [dir.to_path_buf(), dir.join("runs")] {
@@ -169,38 +214,18 @@ impl Worker {
             .map(|c| c.controllers().ceilings(&settings.run_ceilings))
             .unwrap_or_default();
         log_bounds(&settings.run_defaults, &ceilings);
-        let registration = WorkerRegistration {
-            id: settings.worker_id.clone(),
-            host: nix::unistd::gethostname()
-                .ok()
-                .and_then(|h| h.into_string().ok())
-                .unwrap_or_default(),
-            addr: Some(format!("http://{local_addr}")),
-            capacity: settings.capacity,
-            ceilings,
-            incarnation,
-            started_at: Utc::now(),
-        };
+        let registration = registration_of(&settings, local_addr, ceilings, incarnation);
         if !nix::unistd::geteuid().is_root() {
             tracing::warn!(
                 "not running as root: jobs run as this worker's own user, and privileged jobs fail"
             );
         }
-        let mode = exec::sandbox::Mode::probe(
-            settings.run_tmp_mb * 1024 * 1024,
-            settings.work_dir.join("runs"),
-        );
-        let executor = Arc::new(Executor::new(exec::ExecutorSettings {
-            worker_id: settings.worker_id.clone(),
-            run_uids: settings.run_uids,
-            mode,
-            cgroups: prepared.cgroups,
-            run_defaults: settings.run_defaults,
+        let executor = Arc::new(executor_of(
+            &settings,
+            prepared.cgroups,
+            prepared.guardian.clone(),
             ceilings,
-            max_output: settings.max_output_bytes,
-            kill_grace: Duration::from_millis(settings.kill_grace_ms),
-            guardian: prepared.guardian.clone(),
-        }));
+        ));
         let gate = Arc::new(Gate::new());
         let inflight = Arc::new(InFlight::default());
         let (recorder, records) = Recorder::new();
@@ -247,36 +272,20 @@ impl Worker {
             registered: registered.clone(),
         };
 
-        let status = {
-            let gate = gate.clone();
-            let inflight = inflight.clone();
-            let registered = registered.clone();
-            let worker_id = settings.worker_id.clone();
-            let cgroups = executor.uses_cgroups();
-            let private_tmp = executor.private_tmp();
-            let start_stats = start_stats.clone();
-            axum::Router::new().route(
-                "/healthz",
-                get(move || {
-                    let body = serde_json::json!({
-                        "status": "ok",
-                        "worker_id": worker_id,
-                        "incarnation": incarnation,
-                        "registered": registered.load(Ordering::Acquire),
-                        "launching": gate.check().err().map(|c| c.0).map_or(serde_json::Value::Bool(true), |reason| serde_json::json!({ "paused": reason })),
-                        "running": inflight.len(),
-                        "cgroups": cgroups,
-                        "private_tmp": private_tmp,
-                        "start_checks": start_stats.json(),
-                    });
-                    async move { Json(body) }
-                }),
-            )
-        };
+        let status = status::Status {
+            worker_id: settings.worker_id.clone(),
+            incarnation,
+            registered: registered.clone(),
+            gate: gate.clone(),
+            inflight: inflight.clone(),
+            cgroups: executor.uses_cgroups(),
+            private_tmp: executor.private_tmp(),
+            start_stats: start_stats.clone(),
+        }
+        .router();
 
         let mut supervisor = Supervisor::new();
         let token = supervisor.token();
-        let lease = Duration::from_millis(settings.run_lease_ms);
         supervisor.spawn("session", session.run(token.clone()));
         supervisor.spawn(
             "scheduler",
@@ -292,50 +301,19 @@ impl Worker {
                 token.clone(),
             ),
         );
-        supervisor.spawn(
-            "leases",
-            upkeep::renew_leases(
-                store.clone(),
-                claimant.clone(),
-                gate.clone(),
-                inflight.clone(),
-                lease,
-                token.clone(),
-            ),
-        );
-        supervisor.spawn(
-            "orphans",
-            upkeep::sweep_orphans(store.clone(), claimant, commands.clone(), token.clone()),
-        );
-        supervisor.spawn(
-            "fence",
-            upkeep::fence(
-                gate.clone(),
-                inflight.clone(),
-                prepared.guardian,
-                settings.fence_after(),
-                token.clone(),
-            ),
-        );
-        supervisor.spawn(
-            "clock",
-            upkeep::check_clock(
-                store.clone(),
-                gate.clone(),
-                Duration::from_millis(settings.max_clock_skew_ms),
-                token.clone(),
-            ),
-        );
-        supervisor.spawn(
-            "retries",
-            upkeep::poll_retries(
-                store,
-                settings.worker_id.clone(),
-                retries,
-                gate.clone(),
-                token.clone(),
-            ),
-        );
+        upkeep::Upkeep {
+            store,
+            claimant,
+            gate: gate.clone(),
+            inflight: inflight.clone(),
+            guardian: prepared.guardian,
+            scheduler: commands.clone(),
+            retries,
+            lease: Duration::from_millis(settings.run_lease_ms),
+            fence_after: settings.fence_after(),
+            max_clock_skew: Duration::from_millis(settings.max_clock_skew_ms),
+        }
+        .spawn_all(&mut supervisor);
         supervisor.spawn("http", async move {
             axum::serve(listener, status)
                 .with_graceful_shutdown(token.cancelled_owned())

@@ -209,3 +209,69 @@ pub async fn sweep_orphans(
         }
     }
 }
+
+/// What the upkeep loops share, to start them all under one supervisor.
+pub struct Upkeep {
+    pub store: Store,
+    pub claimant: Claimant,
+    pub gate: Arc<Gate>,
+    pub inflight: Arc<InFlight>,
+    pub guardian: Option<Guardian>,
+    pub scheduler: mpsc::UnboundedSender<Command>,
+    pub retries: mpsc::UnboundedSender<Vec<PendingRetry>>,
+    pub lease: Duration,
+    pub fence_after: Duration,
+    pub max_clock_skew: Duration,
+}
+
+impl Upkeep {
+    /// Starts the lease renewal, the orphan sweep, the fence, the clock check and the retry
+    /// poll.
+    pub fn spawn_all(self, supervisor: &mut distcron_service::Supervisor) {
+        let token = supervisor.token();
+        let worker_id = self.claimant.worker_id.clone();
+        supervisor.spawn(
+            "leases",
+            renew_leases(
+                self.store.clone(),
+                self.claimant.clone(),
+                self.gate.clone(),
+                self.inflight.clone(),
+                self.lease,
+                token.clone(),
+            ),
+        );
+        supervisor.spawn(
+            "orphans",
+            sweep_orphans(
+                self.store.clone(),
+                self.claimant,
+                self.scheduler,
+                token.clone(),
+            ),
+        );
+        supervisor.spawn(
+            "fence",
+            fence(
+                self.gate.clone(),
+                self.inflight,
+                self.guardian,
+                self.fence_after,
+                token.clone(),
+            ),
+        );
+        supervisor.spawn(
+            "clock",
+            check_clock(
+                self.store.clone(),
+                self.gate.clone(),
+                self.max_clock_skew,
+                token.clone(),
+            ),
+        );
+        supervisor.spawn(
+            "retries",
+            poll_retries(self.store, worker_id, self.retries, self.gate, token),
+        );
+    }
+}
