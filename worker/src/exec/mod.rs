@@ -393,7 +393,7 @@ impl Executor {
         let limit = self.max_output;
         let out = tokio::spawn(output::capture(stdout, limit));
         let err = tokio::spawn(output::capture(stderr, limit));
-        crate::test_hook::panic_in_run_task(spec);
+        crate::test_hook::panic_in_run_task(&spec.task);
 
         let timeout = spec
             .task

@@ -5,7 +5,7 @@
 //! then start the runs at their instant).
 
 use super::Adoption;
-use super::adopt::foreign_runs;
+use super::standing::{self, foreign_runs};
 use crate::cache::BlobCache;
 use crate::inflight::Hold;
 use crate::launch::{Launcher, Planned, Report};
@@ -52,7 +52,7 @@ impl Backend for Live {
         let store = self.store.clone();
         let me = self.launcher.claimant.worker_id.clone();
         Box::pin(async move {
-            super::adopt::read(&store, &me, &jobs)
+            standing::read(&store, &me, &jobs)
                 .await
                 .map_err(|e| e.to_string())
         })

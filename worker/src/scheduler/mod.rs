@@ -22,6 +22,7 @@ pub mod backend;
 mod claim;
 mod orphans;
 mod queue;
+mod standing;
 #[cfg(test)]
 mod tests;
 
