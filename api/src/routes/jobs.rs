@@ -4,188 +4,48 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, QueryParams};
-use crate::routes::params::{next_page_headers, page_limit, parse_schedule};
+use crate::routes::job_request::{CreateJobRequest, Source};
+use crate::routes::params::{next_page_headers, page_limit};
 use crate::state::AppState;
 use crate::view::JobView;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use bytes::Bytes;
 use chrono::Utc;
 use distcron_core::internal::{CreateJob, FinishJob};
 use distcron_core::job::JobError;
-use distcron_core::{Job, JobId, JobOptions, JobSpec, JobStatus, JobType, Resources, UserName};
+use distcron_core::{Job, JobId, JobStatus, UserName};
 use distcron_store::JobFilter;
 use serde::Deserialize;
-
-/// The body of `POST /jobs`. Unknown fields are refused, so nobody can set `owner`, `status`
-/// or `id` by sending them.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateJobRequest {
-    #[serde(rename = "type")]
-    job_type: String,
-    schedule: String,
-    executable: Option<String>,
-    /// Base64 of the script or binary.
-    content: Option<String>,
-    name: Option<String>,
-    timezone: Option<String>,
-    timeout_seconds: Option<u32>,
-    privileged: Option<bool>,
-    run_as: Option<String>,
-    /// `allow` (default), `forbid` or `replace`.
-    concurrency: Option<String>,
-    /// `run_once` (default) or `skip`.
-    misfire: Option<String>,
-    retries: Option<u16>,
-    retry_backoff_seconds: Option<u32>,
-    retry_interrupted: Option<bool>,
-    /// Each run's memory (MiB), CPU (thousandths of a core) and process bounds.
-    memory_mb: Option<u32>,
-    cpu_millis: Option<u32>,
-    max_processes: Option<u32>,
-}
-
-fn decode_content(content: &str, limit: usize) -> Result<Vec<u8>, ApiError> {
-    // `base64` wraps its output at 76 columns; whitespace is not data, so ignore it.
-    let compact: Vec<u8> = content
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    let decoded = STANDARD
-        .decode(&compact)
-        .or_else(|_| STANDARD_NO_PAD.decode(&compact))
-        .map_err(|e| {
-            ApiError::bad_request(
-                "invalid_base64",
-                format!("`content` is not valid base64: {e}"),
-            )
-        })?;
-    if decoded.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_content",
-            "`content` is empty",
-        ));
-    }
-    if decoded.len() > limit {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "the uploaded file is {} bytes; the limit is {limit} bytes",
-            decoded.len()
-        )));
-    }
-    Ok(decoded)
-}
 
 pub async fn create_job(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(req): JsonBody<CreateJobRequest>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    let job_type: JobType = req
-        .job_type
-        .parse()
-        .map_err(|e| ApiError::bad_request("invalid_type", e))?;
-    let (schedule, timezone) = parse_schedule(&req.schedule, req.timezone.as_deref())?;
-
-    let defaults = JobOptions::default();
-    let options = JobOptions {
-        concurrency: match &req.concurrency {
-            Some(c) => c
-                .parse()
-                .map_err(|e| ApiError::bad_request("invalid_option", e))?,
-            None => defaults.concurrency,
-        },
-        misfire: match &req.misfire {
-            Some(m) => m
-                .parse()
-                .map_err(|e| ApiError::bad_request("invalid_option", e))?,
-            None => defaults.misfire,
-        },
-        retries: req.retries.unwrap_or(defaults.retries),
-        retry_backoff_seconds: req
-            .retry_backoff_seconds
-            .unwrap_or(defaults.retry_backoff_seconds),
-        retry_interrupted: req.retry_interrupted.unwrap_or(defaults.retry_interrupted),
-    };
-    let mut spec = JobSpec {
-        name: req.name,
-        job_type,
-        executable: String::new(),
-        sha256: None,
-        schedule,
-        timezone,
-        timeout_seconds: req.timeout_seconds,
-        privileged: req.privileged.unwrap_or(false),
-        run_as: req.run_as,
-        options,
-        resources: Resources {
-            memory_mb: req.memory_mb,
-            cpu_millis: req.cpu_millis,
-            max_processes: req.max_processes,
-        },
-    };
+    let (mut spec, executable) = req.into_spec()?;
     if spec.needs_admin() && !caller.0.is_admin {
         return Err(ApiError::Forbidden(
             "only admins may submit privileged jobs or choose the user a job runs as (`privileged`, `run_as`)".into(),
         ));
     }
-    let upload = match (job_type, req.executable, req.content) {
-        (JobType::Command, Some(command), None) => {
-            spec.executable = command;
-            None
-        }
-        (JobType::Command, None, _) => {
-            return Err(ApiError::bad_request(
-                "missing_field",
-                "a command job needs `executable`: the command line to run",
-            ));
-        }
-        (JobType::Command, Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "unexpected_field",
-                "`content` is only for script and binary jobs",
-            ));
-        }
-        (_, Some(_), _) => {
-            return Err(ApiError::bad_request(
-                "unexpected_field",
-                format!(
-                    "a {job_type} job's `executable` is set by the server; send the file as base64 in `content`"
-                ),
-            ));
-        }
-        (_, None, None) => {
-            return Err(ApiError::bad_request(
-                "missing_field",
-                format!("a {job_type} job needs `content`: the file, base64-encoded"),
-            ));
-        }
-        (_, None, Some(content)) => Some(decode_content(&content, state.max_upload_bytes)?),
-    };
-    if job_type == JobType::Script
-        && let Some(file) = &upload
-        && !file.starts_with(b"#!")
-    {
-        return Err(ApiError::bad_request(
-            "invalid_content",
-            "a script must start with an interpreter line such as `#!/bin/sh`",
-        ));
-    }
+    let source = executable.source(state.max_upload_bytes)?;
     // Check everything that does not need the file stored before storing it; the file's
     // location and digest are checked once it is.
     let invalid = |e: JobError| ApiError::bad_request("invalid_job", e.to_string());
-    match &upload {
-        None => spec.validate().map_err(invalid)?,
-        Some(_) => spec.validate_definition().map_err(invalid)?,
-    }
-    if let Some(file) = upload {
-        let stored = state.blobs.put(Bytes::from(file)).await?;
-        spec.executable = stored.url;
-        spec.sha256 = Some(stored.sha256);
-        spec.validate_executable().map_err(invalid)?;
+    match source {
+        Source::Command(command) => {
+            spec.executable = command;
+            spec.validate().map_err(invalid)?;
+        }
+        Source::File(file) => {
+            spec.validate_definition().map_err(invalid)?;
+            let stored = state.blobs.put(Bytes::from(file)).await?;
+            spec.executable = stored.url;
+            spec.sha256 = Some(stored.sha256);
+            spec.validate_executable().map_err(invalid)?;
+        }
     }
 
     let job = state

@@ -1,6 +1,7 @@
 //! The public REST API's routes.
 
 mod health;
+mod job_request;
 mod jobs;
 mod params;
 mod runs;

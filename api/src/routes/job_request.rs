@@ -1,0 +1,186 @@
+//! The body of `POST /jobs` and what it becomes: a `JobSpec` whose fields parsed, and the
+//! command or the uploaded file it runs.
+
+use crate::error::ApiError;
+use crate::routes::params::parse_schedule;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use distcron_core::{JobOptions, JobSpec, JobType, Resources};
+use serde::Deserialize;
+
+/// The body of `POST /jobs`. Unknown fields are refused, so nobody can set `owner`, `status`
+/// or `id` by sending them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJobRequest {
+    #[serde(rename = "type")]
+    job_type: String,
+    schedule: String,
+    executable: Option<String>,
+    /// Base64 of the script or binary.
+    content: Option<String>,
+    name: Option<String>,
+    timezone: Option<String>,
+    timeout_seconds: Option<u32>,
+    privileged: Option<bool>,
+    run_as: Option<String>,
+    /// `allow` (default), `forbid` or `replace`.
+    concurrency: Option<String>,
+    /// `run_once` (default) or `skip`.
+    misfire: Option<String>,
+    retries: Option<u16>,
+    retry_backoff_seconds: Option<u32>,
+    retry_interrupted: Option<bool>,
+    /// Each run's memory (MiB), CPU (thousandths of a core) and process bounds.
+    memory_mb: Option<u32>,
+    cpu_millis: Option<u32>,
+    max_processes: Option<u32>,
+}
+
+fn decode_content(content: &str, limit: usize) -> Result<Vec<u8>, ApiError> {
+    // `base64` wraps its output at 76 columns; whitespace is not data, so ignore it.
+    let compact: Vec<u8> = content
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let decoded = STANDARD
+        .decode(&compact)
+        .or_else(|_| STANDARD_NO_PAD.decode(&compact))
+        .map_err(|e| {
+            ApiError::bad_request(
+                "invalid_base64",
+                format!("`content` is not valid base64: {e}"),
+            )
+        })?;
+    if decoded.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_content",
+            "`content` is empty",
+        ));
+    }
+    if decoded.len() > limit {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the uploaded file is {} bytes; the limit is {limit} bytes",
+            decoded.len()
+        )));
+    }
+    Ok(decoded)
+}
+
+/// What a job runs, as sent.
+pub enum Source {
+    Command(String),
+    /// A script's or binary's bytes, decoded, not yet stored.
+    File(Vec<u8>),
+}
+
+/// The parts of the body that are not the spec: what the job runs.
+pub struct Executable {
+    job_type: JobType,
+    executable: Option<String>,
+    content: Option<String>,
+}
+
+impl CreateJobRequest {
+    /// The spec (its executable still empty) and what it runs, each field parsed, or a 400
+    /// naming the field.
+    pub fn into_spec(self) -> Result<(JobSpec, Executable), ApiError> {
+        let job_type: JobType = self
+            .job_type
+            .parse()
+            .map_err(|e| ApiError::bad_request("invalid_type", e))?;
+        let (schedule, timezone) = parse_schedule(&self.schedule, self.timezone.as_deref())?;
+        let options = self.options()?;
+        let spec = JobSpec {
+            name: self.name,
+            job_type,
+            executable: String::new(),
+            sha256: None,
+            schedule,
+            timezone,
+            timeout_seconds: self.timeout_seconds,
+            privileged: self.privileged.unwrap_or(false),
+            run_as: self.run_as,
+            options,
+            resources: Resources {
+                memory_mb: self.memory_mb,
+                cpu_millis: self.cpu_millis,
+                max_processes: self.max_processes,
+            },
+        };
+        let executable = Executable {
+            job_type,
+            executable: self.executable,
+            content: self.content,
+        };
+        Ok((spec, executable))
+    }
+
+    fn options(&self) -> Result<JobOptions, ApiError> {
+        let defaults = JobOptions::default();
+        let option = |e: String| ApiError::bad_request("invalid_option", e);
+        Ok(JobOptions {
+            concurrency: match &self.concurrency {
+                Some(c) => c.parse().map_err(option)?,
+                None => defaults.concurrency,
+            },
+            misfire: match &self.misfire {
+                Some(m) => m.parse().map_err(option)?,
+                None => defaults.misfire,
+            },
+            retries: self.retries.unwrap_or(defaults.retries),
+            retry_backoff_seconds: self
+                .retry_backoff_seconds
+                .unwrap_or(defaults.retry_backoff_seconds),
+            retry_interrupted: self.retry_interrupted.unwrap_or(defaults.retry_interrupted),
+        })
+    }
+}
+
+impl Executable {
+    /// A command job's command line, or a script's or binary's file (decoded, at most
+    /// `limit` bytes, a script starting with `#!`).
+    pub fn source(self, limit: usize) -> Result<Source, ApiError> {
+        let job_type = self.job_type;
+        let source = match (job_type, self.executable, self.content) {
+            (JobType::Command, Some(command), None) => Source::Command(command),
+            (JobType::Command, None, _) => {
+                return Err(ApiError::bad_request(
+                    "missing_field",
+                    "a command job needs `executable`: the command line to run",
+                ));
+            }
+            (JobType::Command, Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "unexpected_field",
+                    "`content` is only for script and binary jobs",
+                ));
+            }
+            (_, Some(_), _) => {
+                return Err(ApiError::bad_request(
+                    "unexpected_field",
+                    format!(
+                        "a {job_type} job's `executable` is set by the server; send the file as base64 in `content`"
+                    ),
+                ));
+            }
+            (_, None, None) => {
+                return Err(ApiError::bad_request(
+                    "missing_field",
+                    format!("a {job_type} job needs `content`: the file, base64-encoded"),
+                ));
+            }
+            (_, None, Some(content)) => Source::File(decode_content(&content, limit)?),
+        };
+        if let Source::File(file) = &source
+            && job_type == JobType::Script
+            && !file.starts_with(b"#!")
+        {
+            return Err(ApiError::bad_request(
+                "invalid_content",
+                "a script must start with an interpreter line such as `#!/bin/sh`",
+            ));
+        }
+        Ok(source)
+    }
+}
