@@ -92,6 +92,64 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
 
 /// The work directory: others may pass through it (to a per-run directory of their own, where
 /// runs have no private /tmp) but not list it; the executable cache inside is root's alone.
+/// What the run path's parts share.
+struct Shared {
+    store: Store,
+    gate: Arc<Gate>,
+    inflight: Arc<InFlight>,
+    recorder: Recorder,
+}
+
+/// The run path, from the scheduler's queue to a started process: the scheduler on the
+/// live backend, which claims through the launcher, which starts runs through the runner.
+fn scheduler_of(
+    settings: &Settings,
+    shared: Shared,
+    executor: Arc<Executor>,
+    cache: Arc<cache::BlobCache>,
+    claimant: Claimant,
+) -> (scheduler::Scheduler, Arc<StartStats>) {
+    let Shared {
+        store,
+        gate,
+        inflight,
+        recorder,
+    } = shared;
+    let runs = TaskTracker::new();
+    let runner = Arc::new(Runner {
+        store: store.clone(),
+        exec: executor.clone(),
+        cache: cache.clone(),
+        inflight: inflight.clone(),
+        gate: gate.clone(),
+        recorder: recorder.clone(),
+        tasks: runs.clone(),
+    });
+    let start_stats = Arc::new(StartStats::default());
+    let launcher = Arc::new(Launcher {
+        store: store.clone(),
+        claimant: claimant.clone(),
+        recorder: recorder.clone(),
+        inflight: inflight.clone(),
+        runner,
+        stats: start_stats.clone(),
+    });
+    let scheduler = scheduler::Scheduler::new(scheduler::Deps {
+        backend: Arc::new(scheduler::backend::Live {
+            store: store.clone(),
+            cache,
+            launcher,
+        }),
+        clock: Arc::new(clock::SystemClock),
+        recorder: recorder.clone(),
+        inflight: inflight.clone(),
+        gate: gate.clone(),
+        misfire_threshold: Duration::from_secs(2),
+        claim_lead: Duration::from_millis(settings.claim_lead_ms),
+    });
+    (scheduler, start_stats)
+}
+
 /// What the worker announces of itself in its `/workers/<id>` znode.
 fn registration_of(
     settings: &Settings,
@@ -232,38 +290,18 @@ impl Worker {
         let (commands, command_rx) = tokio::sync::mpsc::unbounded_channel();
         let (retries, retries_rx) = tokio::sync::mpsc::unbounded_channel();
         let registered = Arc::new(AtomicBool::new(false));
-        let runs = TaskTracker::new();
-        let runner = Arc::new(Runner {
-            store: store.clone(),
-            exec: executor.clone(),
-            cache: cache.clone(),
-            inflight: inflight.clone(),
-            gate: gate.clone(),
-            recorder: recorder.clone(),
-            tasks: runs.clone(),
-        });
-        let start_stats = Arc::new(StartStats::default());
-        let launcher = Arc::new(Launcher {
-            store: store.clone(),
-            claimant: claimant.clone(),
-            recorder: recorder.clone(),
-            inflight: inflight.clone(),
-            runner,
-            stats: start_stats.clone(),
-        });
-        let scheduler = scheduler::Scheduler::new(scheduler::Deps {
-            backend: Arc::new(scheduler::backend::Live {
+        let (scheduler, start_stats) = scheduler_of(
+            &settings,
+            Shared {
                 store: store.clone(),
-                cache,
-                launcher,
-            }),
-            clock: Arc::new(clock::SystemClock),
-            recorder: recorder.clone(),
-            inflight: inflight.clone(),
-            gate: gate.clone(),
-            misfire_threshold: Duration::from_secs(2),
-            claim_lead: Duration::from_millis(settings.claim_lead_ms),
-        });
+                gate: gate.clone(),
+                inflight: inflight.clone(),
+                recorder: recorder.clone(),
+            },
+            executor.clone(),
+            cache,
+            claimant.clone(),
+        );
         let session = session::Session {
             zookeeper: settings.zookeeper.clone(),
             registration,
