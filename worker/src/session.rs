@@ -121,27 +121,29 @@ impl Session {
         }
     }
 
-    async fn session(
+    /// Joins the cluster in this session: waits for the clock check, registers, watches its
+    /// assignments and adopts them, then opens the gate's session conditions. `None`: the
+    /// worker is shutting down.
+    async fn join(
         &self,
         client: &Client,
         sent: Instant,
+        gate_changes: &mut tokio::sync::watch::Receiver<()>,
         cancel: &CancellationToken,
-    ) -> anyhow::Result<()> {
-        let mut states = client.state_watcher();
+    ) -> anyhow::Result<Option<zk::PersistentWatcher>> {
         // A worker whose clock is off would hold jobs it refuses to fire: it registers only
         // once its clock agrees with MySQL's, and gives the registration up if it stops to.
-        let mut gate_changes = self.gate.subscribe();
         if !self.gate.clock_ok() {
             tracing::info!("waiting for the clock check before registering");
             while !self.gate.clock_ok() {
                 tokio::select! {
-                    _ = cancel.cancelled() => return Ok(()),
+                    _ = cancel.cancelled() => return Ok(None),
                     _ = gate_changes.changed() => {}
                 }
             }
         }
         tokio::select! {
-            _ = cancel.cancelled() => return Ok(()),
+            _ = cancel.cancelled() => return Ok(None),
             r = registration::register(client, &self.registration) => r?,
         }
         match client
@@ -151,7 +153,7 @@ impl Session {
             Ok(_) | Err(zk::Error::NodeExists) => {}
             Err(e) => return Err(e).context("creating the assignment directory"),
         }
-        let mut watcher = client
+        let watcher = client
             .watch(&self.dir(), AddWatchMode::PersistentRecursive)
             .await
             .context("watching assignments")?;
@@ -160,6 +162,22 @@ impl Session {
         self.gate.set_reconciled();
         self.registered.store(true, Ordering::Release);
         tracing::info!(worker = %self.registration.id, session = ?client.session_id(), timeout_ms = client.session_timeout().as_millis() as u64, "registered; launching");
+        Ok(Some(watcher))
+    }
+
+    /// One ZooKeeper session: join, then follow assignments, reconnects, the clock and the
+    /// heartbeat until the session ends.
+    async fn session(
+        &self,
+        client: &Client,
+        sent: Instant,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut states = client.state_watcher();
+        let mut gate_changes = self.gate.subscribe();
+        let Some(mut watcher) = self.join(client, sent, &mut gate_changes, cancel).await? else {
+            return Ok(());
+        };
 
         let mut heartbeat = tokio::time::interval(client.session_timeout() / 10);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
