@@ -8,6 +8,7 @@ pub mod cgroup;
 pub mod limits;
 mod outcome;
 mod output;
+mod process;
 pub mod sandbox;
 pub mod spawn;
 
@@ -21,6 +22,7 @@ use distcron_store::{Output, RunEnd};
 use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
+use process::Process;
 use sandbox::Mode;
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
@@ -142,46 +144,6 @@ impl Started {
     }
 }
 
-/// A child process, awaited through its pidfd.
-struct Process {
-    pidfd: AsyncFd<OwnedFd>,
-    status: Option<std::process::ExitStatus>,
-}
-
-impl Process {
-    /// Waits for the process to exit and reaps it.
-    async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
-        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(status) = self.status {
-            return Ok(status);
-        }
-        loop {
-            let mut ready = self.pidfd.readable().await?;
-            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG;
-            match waitid(Id::PIDFd(self.pidfd.get_ref().as_fd()), flags) {
-                Ok(WaitStatus::Exited(_, code)) => {
-                    self.status = Some(std::process::ExitStatus::from_raw(code << 8));
-                }
-                Ok(WaitStatus::Signaled(_, signal, core)) => {
-                    self.status = Some(std::process::ExitStatus::from_raw(
-                        signal as i32 | if core { 0x80 } else { 0 },
-                    ));
-                }
-                Ok(_) => {
-                    ready.clear_ready();
-                    continue;
-                }
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-            return self
-                .status
-                .ok_or_else(|| std::io::Error::other("no exit status"));
-        }
-    }
-}
-
 impl Executor {
     pub fn new(s: ExecutorSettings) -> Executor {
         Executor {
@@ -295,29 +257,7 @@ impl Executor {
             &self.run_defaults,
             &self.ceilings,
         )?;
-        let mut cgroup = match &self.cgroups {
-            Some(root) => match root.create() {
-                Ok(created) => Some(created),
-                Err(e) if bounds.is_empty() => {
-                    tracing::warn!(error = %e, "cannot create a run cgroup; using its process group only");
-                    None
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "cannot create the run's cgroup for its bounds: {e}"
-                    ));
-                }
-            },
-            None => None,
-        };
-        let mut before = limits::Counters::default();
-        if let (Some(cg), Some(root)) = (&mut cgroup, &self.cgroups) {
-            if let Err(e) = root.limit(cg, &bounds) {
-                cg.try_remove();
-                return Err(format!("cannot bound the run: {e}"));
-            }
-            before = root.counters(cg);
-        }
+        let (cgroup, before) = self.run_cgroup(&bounds)?;
         let (stdout_read, stdout_write) = pipe()?;
         let (stderr_read, stderr_write) = pipe()?;
         let procs = cgroup.as_ref().map(|cg| cg.procs()).unwrap_or_default();
@@ -369,6 +309,38 @@ impl Executor {
             started_at: Utc::now(),
             guardian: self.guardian.clone(),
         })
+    }
+
+    /// The run's own cgroup, bounded, and its counters before the run (for what the run used);
+    /// none without cgroups, or, for a run with no bounds, when one cannot be made.
+    fn run_cgroup(
+        &self,
+        bounds: &Resources,
+    ) -> Result<(Option<cgroup::RunCgroup>, limits::Counters), String> {
+        let mut cgroup = match &self.cgroups {
+            Some(root) => match root.create() {
+                Ok(created) => Some(created),
+                Err(e) if bounds.is_empty() => {
+                    tracing::warn!(error = %e, "cannot create a run cgroup; using its process group only");
+                    None
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "cannot create the run's cgroup for its bounds: {e}"
+                    ));
+                }
+            },
+            None => None,
+        };
+        let mut before = limits::Counters::default();
+        if let (Some(cg), Some(root)) = (&mut cgroup, &self.cgroups) {
+            if let Err(e) = root.limit(cg, bounds) {
+                cg.try_remove();
+                return Err(format!("cannot bound the run: {e}"));
+            }
+            before = root.counters(cg);
+        }
+        Ok((cgroup, before))
     }
 
     /// A new control for a run about to start.
