@@ -2,6 +2,9 @@
 //! HAProxy), isolated from every other test by its own database, ZooKeeper chroot, S3 key
 //! prefix and ports.
 
+mod boot;
+mod control;
+
 use crate::client::ApiClient;
 use crate::process::{Proc, Spec};
 use crate::{eventually, free_port, infra, unique_name};
@@ -186,121 +189,16 @@ impl TestCluster {
             run_uids: crate::uids::UidBlock::take(),
         };
 
-        // The database and the roles' accounts, as an operator would prepare them: with the
-        // administrator's account, which no distcron process gets.
-        let admin_url = vec![(
-            "DISTCRON_MYSQL__URL".to_string(),
-            format!("{}/{}", cluster.mysql_server, cluster.database),
-        )];
-        cluster
-            .run_once("migrate", vec!["migrate".into()], admin_url.clone())
-            .await;
-        for role in ["api", "manager", "worker"] {
-            let password = random_hex(16);
-            let file = cluster.dir.join(format!("mysql-{role}.password"));
-            write_secret(&file, &password);
-            let user = format!("{}_{role}", cluster.database);
-            cluster
-                .run_once(
-                    &format!("grant-{role}"),
-                    vec![
-                        "grant".into(),
-                        "--role".into(),
-                        role.into(),
-                        "--user".into(),
-                        user.clone(),
-                        "--password-file".into(),
-                        file.display().to_string(),
-                    ],
-                    admin_url.clone(),
-                )
-                .await;
-            let (scheme, host) = cluster.mysql_server.split_once("://").expect("a MySQL URL");
-            let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-            cluster.mysql_urls.insert(
-                role,
-                format!("{scheme}://{user}:{password}@{host}/{}", cluster.database),
-            );
-        }
-
-        for i in 1..=options.managers {
-            let name = format!("manager-{i}");
-            let port = free_port();
-            let mut env = vec![
-                ("DISTCRON_LISTEN".into(), format!("127.0.0.1:{port}")),
-                ("DISTCRON_MANAGER_ID".into(), name.clone()),
-                (
-                    "DISTCRON_BOOTSTRAP_ADMIN_TOKEN_FILE".into(),
-                    token_file.display().to_string(),
-                ),
-                internal_token.clone(),
-                cluster.run_uids_env(),
-            ];
-            env.extend(s3_env.iter().cloned());
-            env.extend(s3_keys_env("manager"));
-            env.extend(options.manager_env.iter().cloned());
-            cluster.add("distcron-manager", &name, port, env);
-        }
-        for i in 1..=options.apis {
-            let name = format!("api-{i}");
-            let port = free_port();
-            let mut env = vec![
-                ("DISTCRON_LISTEN".into(), format!("127.0.0.1:{port}")),
-                internal_token.clone(),
-            ];
-            env.extend(s3_env.iter().cloned());
-            env.extend(s3_keys_env("api"));
-            env.extend(options.api_env.iter().cloned());
-            cluster.add("distcron-api", &name, port, env);
-        }
+        cluster.prepare_database().await;
+        cluster.add_managers_and_apis(&token_file, &internal_token);
         for i in 1..=options.workers {
             cluster.add_worker(i);
         }
         if options.haproxy {
             cluster.start_haproxy();
         }
-        for name in cluster.ports.keys().cloned().collect::<Vec<_>>() {
-            cluster.wait_healthy(&name).await;
-        }
-        cluster.leader().await;
-        // The bootstrap admin exists once the leader has run; then the API is usable. Asked of
-        // an API server itself, so that the 401s before that do not count in HAProxy's
-        // failed-authentication throttle; then once through HAProxy.
-        let direct = ApiClient::new(cluster.url_of("api-1"), Some(cluster.admin_token.clone()));
-        for admin in [direct, cluster.admin()] {
-            eventually(
-                "the bootstrap admin to be usable",
-                Duration::from_secs(30),
-                || {
-                    let admin = admin.clone();
-                    async move {
-                        let a = admin
-                            .try_request(reqwest::Method::GET, "/jobs", None)
-                            .await
-                            .ok()?;
-                        a.status.is_success().then_some(())
-                    }
-                },
-            )
-            .await;
-        }
+        cluster.wait_ready().await;
         cluster
-    }
-
-    /// Runs `distcron-manager <args>` to its end, and insists it succeeded.
-    async fn run_once(&self, name: &str, args: Vec<String>, env: Vec<(String, String)>) {
-        let mut proc = self.spawn_bin(name, "distcron-manager", args, env);
-        let status = tokio::task::spawn_blocking(move || {
-            let status = proc.wait_exit(Duration::from_secs(60));
-            (status, proc.log_tail(20))
-        })
-        .await
-        .expect("join");
-        assert!(
-            matches!(status.0, Some(s) if s.success()),
-            "distcron-manager {name} failed:\n{}",
-            status.1
-        );
     }
 
     fn spawn_bin(
@@ -492,194 +390,5 @@ impl TestCluster {
             assert!(std::time::Instant::now() < deadline, "{old} still leads");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-
-    /// `kill -9` of a process.
-    pub fn kill(&mut self, name: &str) {
-        self.procs
-            .get_mut(name)
-            .unwrap_or_else(|| panic!("no process {name}"))
-            .kill();
-    }
-
-    pub fn signal(&self, name: &str, signal: Signal) {
-        self.procs
-            .get(name)
-            .unwrap_or_else(|| panic!("no process {name}"))
-            .signal(signal);
-    }
-
-    pub fn pid(&self, name: &str) -> Option<i32> {
-        self.procs.get(name).and_then(Proc::pid)
-    }
-
-    /// Restarts a process with the same settings and waits until it is healthy.
-    pub async fn restart(&mut self, name: &str) {
-        self.procs
-            .get_mut(name)
-            .unwrap_or_else(|| panic!("no process {name}"))
-            .restart();
-        self.wait_healthy(name).await;
-    }
-
-    /// Waits up to `timeout` for a process to exit by itself (after a SIGTERM, say); returns
-    /// its exit status, or `None` if it still runs.
-    pub async fn wait_exit(
-        &mut self,
-        name: &str,
-        timeout: Duration,
-    ) -> Option<std::process::ExitStatus> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let proc = self
-                .procs
-                .get_mut(name)
-                .unwrap_or_else(|| panic!("no process {name}"));
-            if let Some(status) = proc.wait_exit(Duration::ZERO) {
-                return Some(status);
-            }
-            if std::time::Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    pub fn is_running(&mut self, name: &str) -> bool {
-        self.procs.get_mut(name).is_some_and(Proc::is_running)
-    }
-
-    pub fn log_of(&self, name: &str) -> String {
-        self.procs
-            .get(name)
-            .map(|p| p.log_tail(200))
-            .unwrap_or_default()
-    }
-
-    /// A ZooKeeper session inside the cluster's chroot.
-    pub async fn zk(&self) -> zookeeper_client::Client {
-        crate::zookeeper::connect(
-            &self.zk_servers,
-            &self.chroot,
-            Some(&self.zk_digest),
-            Duration::from_secs(10),
-        )
-        .await
-    }
-
-    /// A pool on the cluster's database.
-    pub async fn db(&self) -> sqlx::MySqlPool {
-        crate::mysql::pool(&format!("{}/{}", self.mysql_server, self.database)).await
-    }
-
-    /// A directory the cluster's jobs can write to: not under the checkout (which may lie under
-    /// /tmp, which every run has a private one of), but `/var/tmp/distcron-e2e/<cluster>`, mode
-    /// 1777. Removed with the cluster unless a test failed.
-    pub fn shared_dir(&self) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = PathBuf::from("/var/tmp/distcron-e2e").join(&self.name);
-        std::fs::create_dir_all(&dir).expect("shared dir");
-        for d in [dir.parent().expect("parent"), dir.as_path()] {
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o1777))
-                .expect("shared dir permissions");
-        }
-        dir
-    }
-
-    /// A witness file in `shared_dir`.
-    pub fn witness(&self, name: &str) -> crate::Witness {
-        crate::Witness::new(&self.shared_dir(), name)
-    }
-
-    /// The S3 store the cluster uses, for checking and tampering with uploads (with the admin
-    /// identity's keys).
-    pub async fn blobs(&self) -> distcron_blob::BlobStore {
-        let (access, secret) = infra().s3_keys("admin");
-        let settings = distcron_blob::S3Settings {
-            endpoint: Some(self.s3_endpoint.clone()),
-            bucket: TEST_BUCKET.into(),
-            prefix: self.s3_prefix.clone(),
-            access_key_id: Some(access.into()),
-            secret_access_key: Some(secret.into()),
-            ..Default::default()
-        };
-        distcron_blob::BlobStore::new(&settings).await
-    }
-}
-
-impl Drop for TestCluster {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "\n=== cluster {} failed; logs in {} ===",
-                self.name,
-                self.dir.display()
-            );
-            for (name, proc) in &self.procs {
-                eprintln!("--- {name} (last lines) ---\n{}", proc.log_tail(40));
-            }
-        }
-        // Stop everything first, then drop the database (best effort, off the test's runtime).
-        self.procs.clear();
-        if !std::thread::panicking() {
-            let _ =
-                std::fs::remove_dir_all(PathBuf::from("/var/tmp/distcron-e2e").join(&self.name));
-        }
-        let url = format!("{}/mysql", self.mysql_server);
-        let db = self.database.clone();
-        let panicking = std::thread::panicking();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(pool) = sqlx::mysql::MySqlPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(2))
-                    .connect(&url)
-                    .await
-                {
-                    if panicking {
-                        print_unusual_runs(&pool, &db).await;
-                    }
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{db}`"))
-                        .execute(&pool)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// For a failed test: the runs that did not succeed (the last 30), with their reasons.
-async fn print_unusual_runs(pool: &sqlx::MySqlPool, db: &str) {
-    type Row = (
-        String,
-        chrono::DateTime<chrono::Utc>,
-        u16,
-        String,
-        Option<String>,
-        Option<String>,
-    );
-    let sql = format!(
-        "SELECT job_id, scheduled_at, attempt, status, reason, worker_id FROM `{db}`.runs \
-         WHERE status <> 'succeeded' ORDER BY scheduled_at DESC LIMIT 30"
-    );
-    match sqlx::query_as::<_, Row>(&sql).fetch_all(pool).await {
-        Ok(rows) => {
-            eprintln!("--- runs that did not succeed (newest first) ---");
-            for (job, at, attempt, status, reason, worker) in rows {
-                eprintln!(
-                    "{job} {at} #{attempt} {status} on {}: {}",
-                    worker.unwrap_or_default(),
-                    reason.unwrap_or_default()
-                );
-            }
-        }
-        Err(e) => eprintln!("--- cannot read the runs: {e} ---"),
     }
 }
