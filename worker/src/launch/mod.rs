@@ -22,6 +22,7 @@ use distcron_store::{Claimant, NewRun, PendingRetry, RunEnd, Store, Tick};
 use start::Start;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use tokio_util::task::AbortOnDropHandle;
 
 /// Ticks per claim statement; the first processes start as soon as the first chunk is written.
 const CLAIM_CHUNK: usize = 250;
@@ -73,10 +74,11 @@ async fn sleep_until(at: DateTime<Utc>) {
     }
 }
 
-/// A chunk of rows and the task claiming them.
+/// A chunk of rows and the task claiming them, owned by its launch: a launch that is dropped
+/// (the scheduler ending) aborts its claims instead of leaving them running.
 type PendingClaim = (
     Vec<Planned>,
-    tokio::task::JoinHandle<distcron_store::Result<HashMap<Tick, (RunId, RunStatus)>>>,
+    AbortOnDropHandle<distcron_store::Result<HashMap<Tick, (RunId, RunStatus)>>>,
 );
 
 impl Launcher {
@@ -92,10 +94,10 @@ impl Launcher {
             let rows: Vec<NewRun> = chunk.iter().map(|p| p.row.clone()).collect();
             let (store, claimant, permits) =
                 (self.store.clone(), self.claimant.clone(), permits.clone());
-            let claim = tokio::spawn(async move {
+            let claim = AbortOnDropHandle::new(tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 store.claim_runs(&rows, &claimant).await
-            });
+            }));
             claims.push_back((chunk, claim));
         }
         // Jobs whose ticks went back to be looked at again after a failed chunk: their rows in
