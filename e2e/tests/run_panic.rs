@@ -4,6 +4,7 @@
 //! the worker goes on scheduling: another job's later ticks still run.
 
 use distcron_e2e::checks::{finished_run, id_of};
+use distcron_e2e::process::processes_with;
 use distcron_e2e::{ClusterOptions, TestCluster, epoch_of_json, eventually};
 use serde_json::json;
 use std::time::Duration;
@@ -70,18 +71,4 @@ async fn a_panicking_run_task_is_recorded_failed_its_processes_are_killed_and_sc
         cluster.log_of("worker-1").contains("a run task panicked"),
         "the worker logs the panic"
     );
-}
-
-/// Command lines of live processes containing `needle`.
-fn processes_with(needle: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(needle) {
-                out.push(cmd);
-            }
-        }
-    }
-    out
 }

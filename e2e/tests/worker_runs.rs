@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use distcron_e2e::checks::finished_run;
+use distcron_e2e::process::processes_with;
 use distcron_e2e::{ClusterOptions, TestCluster, epoch_now, epoch_of_json, eventually};
 use serde_json::json;
 use std::time::Duration;
@@ -350,20 +351,6 @@ fn rand_suffix() -> u32 {
             .map(|d| d.subsec_micros())
             .unwrap_or(0)
             % 1000)
-}
-
-/// Command lines of live processes containing `needle`.
-fn processes_with(needle: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(needle) {
-                out.push(cmd);
-            }
-        }
-    }
-    out
 }
 
 /// A local account the test creates, removed again when dropped.
