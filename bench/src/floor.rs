@@ -10,7 +10,7 @@ use crate::cpu::{self, CpuUse};
 use crate::stats::{Summary, summarize};
 use crate::witness::{floor_file, parse_lines};
 use anyhow::Context;
-use distcron_worker::exec::spawn::{Request, spawn};
+use distcron_spawn::{Request, spawn};
 use serde::Serialize;
 use std::ffi::CString;
 use std::os::fd::AsFd;

@@ -17,6 +17,6 @@ pub use job::{
     Concurrency, Job, JobId, JobOptions, JobSpec, JobStatus, JobType, Misfire, UserName,
 };
 pub use resources::{Resource, Resources};
-pub use run::{Run, RunId, RunStatus};
+pub use run::{NewRun, Outcome, Output, Run, RunEnd, RunId, RunStatus};
 pub use schedule::{CronField, Schedule, ScheduleError, TimeZone};
 pub use uids::UidRange;

@@ -17,7 +17,7 @@ pub use error::{Result, StoreError};
 pub use jobs::{CreateOutcome, JobFilter, JobTx};
 pub use retries::{PendingRetry, RetryClaim, StaleRun};
 pub use revocation::{DisabledUser, OWNER_DISABLED};
-pub use runs::{Claimant, JobStatusChange, NewRun, Outcome, Output, RunEnd, Tick};
+pub use runs::{Claimant, JobStatusChange, Tick};
 pub use starts::StartCheck;
 pub use users::{User, hash_token};
 

@@ -4,7 +4,7 @@
 
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
-use distcron_core::{JobId, Run, RunId, RunStatus};
+use distcron_core::{JobId, NewRun, Outcome, Output, Run, RunId, RunStatus};
 use sqlx::{MySql, QueryBuilder};
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
@@ -16,69 +16,11 @@ const CHUNK: usize = 1000;
 /// A scheduled time of a job, and the attempt: what the unique key of `runs` is made of.
 pub type Tick = (JobId, DateTime<Utc>, u16);
 
-/// A row a worker writes before it starts anything: `Running` for a run it is about to start,
-/// `Skipped` (with a reason) for a tick it accounts for without running.
-#[derive(Clone, Debug)]
-pub struct NewRun {
-    pub id: RunId,
-    pub job_id: JobId,
-    pub scheduled_at: DateTime<Utc>,
-    pub attempt: u16,
-    pub status: RunStatus,
-    pub reason: Option<String>,
-}
-
 /// Who claims runs: the worker and which life of it.
 #[derive(Clone, Debug)]
 pub struct Claimant {
     pub worker_id: String,
     pub incarnation: String,
-}
-
-/// How a run ended.
-#[derive(Clone, Debug)]
-pub struct RunEnd {
-    pub status: RunStatus,
-    pub reason: Option<String>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: DateTime<Utc>,
-    pub exit_code: Option<i32>,
-    pub signal: Option<i32>,
-    pub output: Option<Output>,
-}
-
-impl RunEnd {
-    /// A run that never started a process.
-    pub fn not_started(status: RunStatus, reason: impl Into<String>) -> RunEnd {
-        RunEnd {
-            status,
-            reason: Some(reason.into()),
-            started_at: None,
-            finished_at: Utc::now(),
-            exit_code: None,
-            signal: None,
-            output: None,
-        }
-    }
-}
-
-/// How a given run (job, scheduled time, attempt) ended.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    pub id: RunId,
-    pub job_id: JobId,
-    pub scheduled_at: DateTime<Utc>,
-    pub attempt: u16,
-    pub end: RunEnd,
-}
-
-/// Captured output of a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Output {
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    pub stdout_truncated: bool,
-    pub stderr_truncated: bool,
 }
 
 /// What becomes of a job after a run's final outcome.

@@ -7,7 +7,7 @@ mod common;
 use chrono::{DateTime, SubsecRound, Utc};
 use common::{TestDb, claimant, tick};
 use distcron_core::{JobId, JobOptions, JobStatus, RunStatus};
-use distcron_store::{NewRun, Outcome, RunEnd};
+use distcron_core::{NewRun, Outcome, RunEnd};
 use std::time::Duration;
 
 #[tokio::test]

@@ -8,7 +8,7 @@ mod common;
 use chrono::{SubsecRound, Utc};
 use common::{TestDb, claimant, tick};
 use distcron_core::{JobOptions, JobStatus, RunStatus, UserName};
-use distcron_store::{Outcome, RunEnd};
+use distcron_core::{Outcome, RunEnd};
 use std::time::Duration;
 
 fn admin() -> UserName {

@@ -7,7 +7,8 @@
 use crate::exec::RunSpec;
 use chrono::Utc;
 use distcron_core::{JobId, RunId, RunStatus};
-use distcron_store::{JobStatusChange, Outcome, PendingRetry, RunEnd, Store};
+use distcron_core::{Outcome, RunEnd};
+use distcron_store::{JobStatusChange, PendingRetry, Store};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::sync::mpsc;

@@ -11,8 +11,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
+use distcron_core::Output;
 use distcron_core::{Run, RunId};
-use distcron_store::Output;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize)]

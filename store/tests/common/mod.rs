@@ -2,11 +2,12 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, SubsecRound, Utc};
+use distcron_core::NewRun;
 use distcron_core::{
     Job, JobId, JobOptions, JobSpec, JobStatus, JobType, RunId, RunStatus, Schedule, TimeZone,
     UserName,
 };
-use distcron_store::{Claimant, CreateOutcome, MysqlSettings, NewRun, Store};
+use distcron_store::{Claimant, CreateOutcome, MysqlSettings, Store};
 use secrecy::SecretString;
 
 pub struct TestDb {

@@ -10,15 +10,15 @@ mod outcome;
 mod output;
 mod process;
 pub mod sandbox;
-pub mod spawn;
 
 use crate::guardian::Guardian;
 use account::{Accounts, RunUser};
 use cgroup::{CgroupRoot, RunCgroup};
 use chrono::{DateTime, SecondsFormat, Utc};
 use distcron_core::payload::JobTask;
+use distcron_core::{Output, RunEnd};
 use distcron_core::{Resources, UidRange};
-use distcron_store::{Output, RunEnd};
+use distcron_spawn as spawn;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;

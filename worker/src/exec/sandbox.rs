@@ -6,8 +6,9 @@
 //! `/tmp`; then an owner's run gets a directory of its own as its home, and a copy of its
 //! executable there, removed when the run ends.
 
+use super::Program;
 use super::account::RunUser;
-use super::{Program, spawn};
+use distcron_spawn as spawn;
 use std::ffi::CString;
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::{Path, PathBuf};

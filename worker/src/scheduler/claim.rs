@@ -8,8 +8,8 @@ use crate::exec::Stop;
 use crate::launch::{Planned, Report};
 use crate::ticks::{Action, MAX_MISSED, Overlap, decide, next_tick};
 use chrono::{DateTime, Utc};
+use distcron_core::NewRun;
 use distcron_core::{Concurrency, JobId, RunId, RunStatus};
-use distcron_store::NewRun;
 use std::collections::HashSet;
 
 impl Scheduler {

@@ -6,8 +6,8 @@ use super::Scheduler;
 use crate::exec::RunSpec;
 use crate::recorder::Record;
 use chrono::{DateTime, Utc};
+use distcron_core::RunEnd;
 use distcron_core::{JobId, RunId, RunStatus};
-use distcron_store::RunEnd;
 use std::collections::HashMap;
 
 impl Scheduler {
