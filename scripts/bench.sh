@@ -9,9 +9,9 @@
 # table into bench/README.md. The cluster is left running afterwards (make down stops it).
 #
 # Arguments (make bench ARGS=...) go to distcron-bench, e.g. --scenarios burst-1000,spread-10000
-# or --keep-witness; distcron-bench --help lists them. Settings of the binaries pass through the
-# environment to the workers when they (re)start, e.g. DISTCRON_CGROUPS=off (a worker already
-# running the current build is not restarted: make down first).
+# or --keep-witness; distcron-bench --help lists them. Settings of the workers go in
+# DC_WORKER_ENV, e.g. DC_WORKER_ENV="DISTCRON_CGROUPS=off" (read when they (re)start: a worker
+# already running the current build is not restarted, so make down first).
 #
 # The exit status is 0 unless the benchmark could not run: a missed goal is a figure, not a
 # failure, so keep this out of CI's pass/fail.
@@ -21,10 +21,10 @@ set -euo pipefail
 export PROFILE=release
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$DISTCRON_ROOT"
+cd "$DC_ROOT"
 
 # Builds the whole workspace (distcron-bench included) and starts what is missing.
-"$DISTCRON_ROOT/scripts/cluster.sh" up
+"$DC_ROOT/scripts/cluster.sh" up
 
 bench="$(bin_dir)/distcron-bench"
 [[ -x "$bench" ]] || die "$bench not found: the build failed?"
@@ -32,12 +32,12 @@ bench="$(bin_dir)/distcron-bench"
 say "Running the benchmark: $bench $*"
 status=0
 # MySQL's administrator URL holds its password: through the environment, not the command line.
-DISTCRON_BENCH_MYSQL="$(mysql_admin_url "$DISTCRON_MYSQL_PORT" "$DISTCRON_STATE_DIR/mariadb" "$DISTCRON_MYSQL_DATABASE")" \
+DC_BENCH_MYSQL="$(mysql_admin_url "$DC_MYSQL_PORT" "$DC_STATE_DIR/mariadb" "$DC_MYSQL_DATABASE")" \
 "$bench" \
-    --url "http://$DISTCRON_HAPROXY_BIND" \
-    --token-file "$DISTCRON_STATE_DIR/admin.token" \
-    --results-dir "$DISTCRON_ROOT/bench/results" \
-    --readme "$DISTCRON_ROOT/bench/README.md" \
+    --url "http://$DC_HAPROXY_BIND" \
+    --token-file "$DC_STATE_DIR/admin.token" \
+    --results-dir "$DC_ROOT/bench/results" \
+    --readme "$DC_ROOT/bench/README.md" \
     --cluster-profile release \
     "$@" || status=$?
 

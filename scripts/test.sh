@@ -10,11 +10,11 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-services=$DISTCRON_ROOT/scripts/test-services.sh
+services=$DC_ROOT/scripts/test-services.sh
 
 # One `make test` at a time per checkout: they would share the test services.
-mkdir -p "$DISTCRON_TEST_STATE_DIR"
-exec 9>"$DISTCRON_TEST_STATE_DIR/lock"
+mkdir -p "$DC_TEST_STATE_DIR"
+exec 9>"$DC_TEST_STATE_DIR/lock"
 if ! flock -n 9; then
     say "Another make test is running in this checkout; waiting for it to finish"
     flock 9
@@ -43,7 +43,7 @@ t0=$SECONDS
 # Started first, so they boot while cargo works; waited for before the tests.
 "$services" start
 
-cd "$DISTCRON_ROOT"
+cd "$DC_ROOT"
 say "Checking formatting: cargo fmt --all -- --check"
 cargo fmt --all -- --check
 say "Linting: cargo clippy --workspace --all-targets -- -D warnings"
@@ -53,10 +53,10 @@ build_binaries
 "$services" wait
 eval "$("$services" env)"
 # The end-to-end tests' processes log there, one folder per test: start empty.
-rm -rf "$DISTCRON_TEST_LOG_DIR"
-mkdir -p "$DISTCRON_TEST_LOG_DIR"
+rm -rf "$DC_TEST_LOG_DIR"
+mkdir -p "$DC_TEST_LOG_DIR"
 # The MySQL URL carries the administrator's password: shown without it.
-say "Test services: ZooKeeper $DISTCRON_TEST_ZK, S3 $DISTCRON_TEST_S3, MySQL ${DISTCRON_TEST_MYSQL##*@}; binaries in $DISTCRON_TEST_BIN_DIR; logs of the end-to-end tests in $DISTCRON_TEST_LOG_DIR"
+say "Test services: ZooKeeper $DC_TEST_ZK, S3 $DC_TEST_S3, MySQL ${DC_TEST_MYSQL##*@}; binaries in $DC_TEST_BIN_DIR; logs of the end-to-end tests in $DC_TEST_LOG_DIR"
 
 if cargo nextest --version >/dev/null 2>&1; then
     say "Testing: cargo nextest run --workspace $*"

@@ -9,9 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-// Not `deny_unknown_fields`: tooling shares the DISTCRON_ prefix (the cluster scripts'
-// DISTCRON_API_1 and the like); unknown top-level keys are reported, not fatal.
-#[serde(default)]
+// A misspelt or foreign `DISTCRON_*` variable stops the process, named (the scripts' own
+// knobs are `DC_*`).
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Address the public REST API listens on (HAProxy forwards to it).
     pub listen: String,

@@ -37,11 +37,7 @@ use std::time::Duration;
 )]
 struct Args {
     /// The cluster's API (HAProxy in front of the API servers).
-    #[arg(
-        long,
-        env = "DISTCRON_BENCH_URL",
-        default_value = "http://127.0.0.1:30000"
-    )]
+    #[arg(long, env = "DC_BENCH_URL", default_value = "http://127.0.0.1:30000")]
     url: String,
     /// A file holding an admin's API token.
     #[arg(long, default_value = ".distcron/admin.token")]
@@ -49,7 +45,7 @@ struct Args {
     /// The cluster's MySQL database, for the cross-check of the `runs` rows.
     #[arg(
         long,
-        env = "DISTCRON_BENCH_MYSQL",
+        env = "DC_BENCH_MYSQL",
         default_value = "mysql://root@127.0.0.1:3306/distcron"
     )]
     mysql: String,

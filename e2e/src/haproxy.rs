@@ -86,25 +86,25 @@ impl TestCluster {
                 .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()))
         };
         let mut env = vec![
-            ("DISTCRON_HAPROXY_BIND".into(), format!("127.0.0.1:{port}")),
+            ("DC_HAPROXY_BIND".into(), format!("127.0.0.1:{port}")),
             (
-                "DISTCRON_HAPROXY_TLS_BIND".into(),
+                "DC_HAPROXY_TLS_BIND".into(),
                 format!("127.0.0.1:{}", ports.tls),
             ),
             (
-                "DISTCRON_HAPROXY_TLS_CERT".into(),
+                "DC_HAPROXY_TLS_CERT".into(),
                 tls().pem.display().to_string(),
             ),
             (
-                "DISTCRON_HAPROXY_STATS_BIND".into(),
+                "DC_HAPROXY_STATS_BIND".into(),
                 format!("127.0.0.1:{}", ports.stats),
             ),
             (
-                "DISTCRON_HAPROXY_STATS_PASSWORD".into(),
+                "DC_HAPROXY_STATS_PASSWORD".into(),
                 self.stats_password.clone(),
             ),
-            ("DISTCRON_API_1".into(), api(1)),
-            ("DISTCRON_API_2".into(), api(2)),
+            ("DC_API_1".into(), api(1)),
+            ("DC_API_2".into(), api(2)),
         ];
         env.extend(self.options.haproxy_env.iter().cloned());
         let proc = Proc::spawn(

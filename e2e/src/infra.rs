@@ -1,5 +1,5 @@
 //! Where the shared test services are: `make test` (scripts/test.sh) starts them and exports
-//! `DISTCRON_TEST_*`.
+//! `DC_TEST_*`.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -38,7 +38,7 @@ fn var(name: &str) -> String {
 pub fn infra() -> &'static Infra {
     static INFRA: OnceLock<Infra> = OnceLock::new();
     INFRA.get_or_init(|| {
-        let bin_dir = PathBuf::from(var("DISTCRON_TEST_BIN_DIR"));
+        let bin_dir = PathBuf::from(var("DC_TEST_BIN_DIR"));
         for bin in ["distcron-api", "distcron-manager", "distcron-worker"] {
             assert!(
                 bin_dir.join(bin).exists(),
@@ -46,20 +46,19 @@ pub fn infra() -> &'static Infra {
                 bin_dir.join(bin).display()
             );
         }
-        let log_dir = std::env::var("DISTCRON_TEST_LOG_DIR")
+        let log_dir = std::env::var("DC_TEST_LOG_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|_| std::env::temp_dir().join("distcron-e2e"));
         Infra {
-            zk: var("DISTCRON_TEST_ZK"),
-            s3: var("DISTCRON_TEST_S3"),
-            s3_keys: PathBuf::from(var("DISTCRON_TEST_S3_KEYS")),
-            mysql: var("DISTCRON_TEST_MYSQL").trim_end_matches('/').to_string(),
-            haproxy: PathBuf::from(var("DISTCRON_TEST_HAPROXY")),
-            haproxy_cfg: PathBuf::from(var("DISTCRON_TEST_HAPROXY_CFG")),
+            zk: var("DC_TEST_ZK"),
+            s3: var("DC_TEST_S3"),
+            s3_keys: PathBuf::from(var("DC_TEST_S3_KEYS")),
+            mysql: var("DC_TEST_MYSQL").trim_end_matches('/').to_string(),
+            haproxy: PathBuf::from(var("DC_TEST_HAPROXY")),
+            haproxy_cfg: PathBuf::from(var("DC_TEST_HAPROXY_CFG")),
             bin_dir,
             zk_home: PathBuf::from(
-                std::env::var("DISTCRON_TEST_ZK_HOME")
-                    .unwrap_or_else(|_| "/usr/share/zookeeper".into()),
+                std::env::var("DC_TEST_ZK_HOME").unwrap_or_else(|_| "/usr/share/zookeeper".into()),
             ),
             log_dir,
         }

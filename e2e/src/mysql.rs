@@ -3,7 +3,6 @@
 
 use crate::process::{Proc, Spec};
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub async fn pool(url: &str) -> MySqlPool {
@@ -21,58 +20,31 @@ pub struct PrivateMysql {
     proc: Proc,
 }
 
-fn find(candidates: &[&str]) -> PathBuf {
-    candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .unwrap_or_else(|| {
-            panic!(
-                "none of {candidates:?} exists: install Debian's mariadb-server (make test does)"
-            )
-        })
-}
-
 impl PrivateMysql {
     pub async fn start(name: &str) -> PrivateMysql {
         let infra = crate::infra();
         let dir = infra.log_dir.join(name).join("mariadb");
-        let data = dir.join("data");
         std::fs::create_dir_all(&dir).expect("mariadb dir");
-        let install = find(&["/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"]);
-        let out = std::process::Command::new(install)
-            .args([
-                "--no-defaults",
-                &format!("--datadir={}", data.display()),
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-                "--user=root",
-            ])
-            .output()
-            .expect("run mariadb-install-db");
-        assert!(
-            out.status.success(),
-            "mariadb-install-db failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let port = crate::free_port();
-        let server = find(&["/usr/sbin/mariadbd", "/usr/sbin/mysqld"]);
-        let spec = Spec {
-            program: server,
-            args: vec![
-                "--no-defaults".into(),
-                format!("--datadir={}", data.display()),
-                format!("--port={port}"),
-                "--bind-address=127.0.0.1".into(),
-                format!("--socket={}", dir.join("mysqld.sock").display()),
-                format!("--pid-file={}", dir.join("mysqld.pid").display()),
-                "--user=root".into(),
-                "--skip-log-bin".into(),
-                "--innodb-buffer-pool-size=32M".into(),
+        // scripts/launch.sh, as `make up` runs it, with an init file of the test's own (root
+        // on 127.0.0.1 without a password: the server is the test's alone) and a small buffer
+        // pool (several tests run one at once).
+        let init = dir.join("init.sql");
+        std::fs::write(
+            &init,
+            "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';\n\
+             GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n",
+        )
+        .expect("init.sql");
+        let spec = Spec::launch(
+            "mariadb",
+            vec![port.to_string(), dir.display().to_string()],
+            vec![
+                ("DC_MARIADB_BUFFER_POOL".into(), "32M".into()),
+                ("DC_MARIADB_INIT_FILE".into(), init.display().to_string()),
             ],
-            env: vec![],
-            log: dir.join("mariadb.log"),
-        };
+            dir.join("mariadb.log"),
+        );
         let m = PrivateMysql {
             port,
             proc: Proc::spawn(&format!("{name}-mariadb"), spec),

@@ -20,6 +20,26 @@ pub struct Spec {
     pub log: PathBuf,
 }
 
+impl Spec {
+    /// `scripts/launch.sh SERVER ARGS...` (the servers' one launcher, shared with `make up`),
+    /// with the launcher's options in `env`.
+    pub fn launch(
+        server: &str,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        log: PathBuf,
+    ) -> Spec {
+        let mut all = vec![server.to_string()];
+        all.extend(args);
+        Spec {
+            program: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/launch.sh"),
+            args: all,
+            env,
+            log,
+        }
+    }
+}
+
 pub struct Proc {
     pub name: String,
     spec: Spec,

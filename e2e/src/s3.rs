@@ -6,13 +6,13 @@ use crate::process::{Proc, Spec};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The `weed` binary: `DISTCRON_TEST_WEED` (scripts/test-services.sh `env` exports it), else
+/// The `weed` binary: `DC_TEST_WEED` (scripts/test-services.sh `env` exports it), else
 /// the one `make test` installs in its virtualenv.
 pub fn weed_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("DISTCRON_TEST_WEED") {
+    if let Ok(p) = std::env::var("DC_TEST_WEED") {
         return PathBuf::from(p);
     }
-    let venv = std::env::var("DISTCRON_VENV")
+    let venv = std::env::var("DC_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.distcron/venv"));
     venv.join("bin/weed")
@@ -54,7 +54,7 @@ impl PrivateS3 {
         assert!(
             weed.exists(),
             "{} is missing: `make test` (scripts/test-services.sh start) installs SeaweedFS; \
-             or set DISTCRON_TEST_WEED",
+             or set DC_TEST_WEED",
             weed.display()
         );
         let [port, master_port, volume_port, filer_port] =
@@ -67,32 +67,16 @@ impl PrivateS3 {
             filer_port,
             proc: Proc::spawn(
                 &format!("{name}-seaweedfs"),
-                Spec {
-                    program: weed,
-                    // The flags of scripts/lib.sh `start_weed`, for the same reasons: a quick
-                    // master election, no pause before stopping, and no extra listeners on
-                    // fixed ports (which would collide with every other SeaweedFS here).
-                    args: vec![
-                        "-logtostderr".into(),
-                        "server".into(),
-                        format!("-dir={}", dir.join("data").display()),
-                        "-ip=127.0.0.1".into(),
-                        "-ip.bind=127.0.0.1".into(),
-                        format!("-master.port={master_port}"),
-                        "-master.electionTimeout=1s".into(),
-                        "-master.telemetry=false".into(),
-                        "-master.volumeSizeLimitMB=1024".into(),
-                        format!("-volume.port={volume_port}"),
-                        "-volume.preStopSeconds=0".into(),
-                        format!("-filer.port={filer_port}"),
-                        "-s3".into(),
-                        format!("-s3.port={port}"),
-                        "-s3.port.iceberg=0".into(),
-                        "-s3.port.lance=0".into(),
-                    ],
-                    env: vec![],
-                    log: dir.join("seaweedfs.log"),
-                },
+                // scripts/launch.sh, as `make up` runs it but without a namespace or
+                // identities (any credentials pass), and SeaweedFS's own gRPC ports.
+                Spec::launch(
+                    "seaweedfs",
+                    std::iter::once(dir.join("data").display().to_string())
+                        .chain([port, master_port, volume_port, filer_port].map(|p| p.to_string()))
+                        .collect(),
+                    vec![("DC_WEED".into(), weed.display().to_string())],
+                    dir.join("seaweedfs.log"),
+                ),
             ),
         };
         s3.wait_ready().await;

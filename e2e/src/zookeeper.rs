@@ -2,7 +2,6 @@
 //! server for tests that stop and restart it.
 
 use crate::process::{Proc, Spec};
-use std::path::PathBuf;
 use std::time::Duration;
 use zookeeper_client::{Acls, Client, CreateMode};
 
@@ -55,46 +54,14 @@ impl PrivateZk {
     pub async fn start(name: &str) -> PrivateZk {
         let infra = crate::infra();
         let dir = infra.log_dir.join(name).join("zookeeper");
-        std::fs::create_dir_all(dir.join("data")).expect("zk dir");
+        std::fs::create_dir_all(&dir).expect("zk dir");
         let port = crate::free_port();
-        let cfg = dir.join("zoo.cfg");
-        std::fs::write(
-            &cfg,
-            format!(
-                "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 maxSessionTimeout=60000\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\n",
-                dir.join("data").display()
-            ),
-        )
-        .expect("zoo.cfg");
-        let home = &infra.zk_home;
-        let classpath = std::fs::read_dir(home.join("lib"))
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "jar"))
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        let mut cp: Vec<String> = classpath;
-        for extra in ["/usr/share/java/zookeeper.jar", "/etc/zookeeper/conf"] {
-            if PathBuf::from(extra).exists() {
-                cp.push(extra.into());
-            }
-        }
-        let spec = Spec {
-            program: "java".into(),
-            args: vec![
-                "-Xmx256m".into(),
-                "-cp".into(),
-                cp.join(":"),
-                "org.apache.zookeeper.server.quorum.QuorumPeerMain".into(),
-                cfg.display().to_string(),
-            ],
-            env: vec![],
-            log: dir.join("zookeeper.log"),
-        };
+        let spec = Spec::launch(
+            "zookeeper",
+            vec![port.to_string(), dir.display().to_string()],
+            vec![("DC_ZK_HOME".into(), infra.zk_home.display().to_string())],
+            dir.join("zookeeper.log"),
+        );
         let zk = PrivateZk {
             port,
             proc: Proc::spawn(&format!("{name}-zookeeper"), spec),

@@ -17,10 +17,7 @@ async fn failed_authentications_from_one_address_are_throttled_and_other_address
     let threshold = 5;
     let cluster = TestCluster::start_with(ClusterOptions {
         workers: 0,
-        haproxy_env: vec![(
-            "DISTCRON_HAPROXY_AUTH_FAILURES".into(),
-            threshold.to_string(),
-        )],
+        haproxy_env: vec![("DC_HAPROXY_AUTH_FAILURES".into(), threshold.to_string())],
         ..Default::default()
     })
     .await;

@@ -63,7 +63,7 @@ async fn a_non_admins_job_reaches_neither_mysql_zookeeper_s3_the_internal_api_no
     let chroot = &cluster.chroot;
     let manager = cluster.url_of("manager-1");
     let zk_cli = infra().zk_home.join("bin/zkCli.sh");
-    let weed_ports: Vec<u16> = std::env::var("DISTCRON_TEST_WEED_PORTS")
+    let weed_ports: Vec<u16> = std::env::var("DC_TEST_WEED_PORTS")
         .unwrap_or_default()
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
@@ -71,7 +71,7 @@ async fn a_non_admins_job_reaches_neither_mysql_zookeeper_s3_the_internal_api_no
     assert_eq!(
         weed_ports.len(),
         3,
-        "DISTCRON_TEST_WEED_PORTS: master, volume and filer ports"
+        "DC_TEST_WEED_PORTS: master, volume and filer ports"
     );
     let s3_port_n: u16 = s3_port.parse().expect("port");
 

@@ -22,7 +22,7 @@ async fn read_answer(stream: &mut TcpStream, limit: Duration) -> String {
 async fn a_client_stalling_in_its_headers_gets_408_but_a_slow_upload_body_is_not_cut() {
     let cluster = TestCluster::start_with(ClusterOptions {
         workers: 0,
-        haproxy_env: vec![("DISTCRON_HAPROXY_HEADER_TIMEOUT".into(), "1s".into())],
+        haproxy_env: vec![("DC_HAPROXY_HEADER_TIMEOUT".into(), "1s".into())],
         ..Default::default()
     })
     .await;
@@ -129,7 +129,7 @@ async fn without_a_stats_password_set_nobody_gets_the_stats_page() {
         apis: 1,
         managers: 1,
         workers: 0,
-        haproxy_env: vec![("DISTCRON_HAPROXY_STATS_PASSWORD".into(), String::new())],
+        haproxy_env: vec![("DC_HAPROXY_STATS_PASSWORD".into(), String::new())],
         ..Default::default()
     })
     .await;

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-// Not `deny_unknown_fields`: tooling shares the DISTCRON_ prefix (the cluster scripts'
-// DISTCRON_API_1 and the like); unknown top-level keys are reported, not fatal.
-#[serde(default)]
+// A misspelt or foreign `DISTCRON_*` variable stops the process, named (the scripts' own
+// knobs are `DC_*`).
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Address of the internal API that API servers send writes to.
     pub listen: String,

@@ -1,7 +1,9 @@
 //! Settings: defaults from the type, then an optional TOML file, then `DISTCRON_*` environment
-//! variables (nested fields with `__`, e.g. `DISTCRON_MYSQL__URL`), last one wins.
+//! variables (nested fields with `__`, e.g. `DISTCRON_MYSQL__URL`), last one wins. Every
+//! settings struct refuses unknown fields, so a typo or a setting meant for another process
+//! stops the process with an error naming it, instead of being silently ignored. The
+//! scripts' and the test harness's own knobs use the `DC_` prefix, which no process reads.
 
-use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Serialize, de::DeserializeOwned};
@@ -30,43 +32,53 @@ fn load_from<T: Serialize + DeserializeOwned + Default>(
         );
         figment = figment.merge(Toml::file(path));
     }
-    // `DISTCRON_TEST_*` variables belong to the test harness, and `DISTCRON_CONFIG` names the
-    // file itself; neither is a setting.
-    let env = env.split("__").filter(|k| {
-        let k = k.as_str().to_ascii_lowercase();
-        k != "config" && !k.starts_with("test_")
-    });
-    let figment = figment.merge(env);
-    let settings: T = figment
-        .extract()
-        .context("invalid settings (defaults, DISTCRON_CONFIG file, DISTCRON_* variables)")?;
-    for key in unknown_keys(&figment, &settings) {
-        // Tracing is not set up yet (its format is a setting), so this goes to stderr.
-        eprintln!(
-            "warning: ignoring unknown setting `{key}` (DISTCRON_{})",
-            key.to_uppercase()
-        );
-    }
-    Ok(settings)
+    // `DISTCRON_CONFIG` names the file itself; it is not a setting.
+    let env = env
+        .split("__")
+        .filter(|k| !k.as_str().eq_ignore_ascii_case("config"));
+    figment.merge(env).extract().map_err(explain)
 }
 
-/// Top-level keys present in the sources that `T` does not have. Nested sections refuse
-/// unknown keys themselves; the top level cannot, because other tools (the cluster scripts)
-/// use the DISTCRON_ prefix for their own variables.
-fn unknown_keys<T: Serialize>(figment: &Figment, settings: &T) -> Vec<String> {
-    let known = match serde_json::to_value(settings) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => return Vec::new(),
-    };
-    let present: serde_json::Value = figment.extract().unwrap_or_default();
-    match present {
-        serde_json::Value::Object(map) => map
-            .keys()
-            .filter(|k| !known.contains_key(*k))
-            .cloned()
-            .collect(),
-        _ => Vec::new(),
-    }
+/// The settings error as an operator reads it: an unknown setting (a typo such as
+/// `DISTCRON_MYSQL__URLL`, or a setting of another process) is named with its variable and
+/// the fields it could have meant; any other error keeps figment's own wording.
+fn explain(errors: figment::Error) -> anyhow::Error {
+    let lines: Vec<String> = errors
+        .into_iter()
+        .map(|e| match &e.kind {
+            figment::error::Kind::UnknownField(field, expected) => {
+                let mut path = e.path.clone();
+                if path.last() != Some(field) {
+                    path.push(field.clone());
+                }
+                let source = e
+                    .metadata
+                    .as_ref()
+                    .map(|m| format!(", from {}", m.name))
+                    .unwrap_or_default();
+                let within = match &path[..path.len() - 1] {
+                    [] => "this process".to_string(),
+                    parent => format!("`{}`", parent.join(".")),
+                };
+                format!(
+                    "unknown setting `{}` ({}{source}); {within} has: {}",
+                    path.join("."),
+                    env_name(&path),
+                    expected.join(", ")
+                )
+            }
+            _ => e.to_string(),
+        })
+        .collect();
+    anyhow::anyhow!(
+        "invalid settings (defaults, {CONFIG_FILE_VAR} file, DISTCRON_* variables):\n  {}",
+        lines.join("\n  ")
+    )
+}
+
+/// `mysql.url` → `DISTCRON_MYSQL__URL`.
+fn env_name(path: &[String]) -> String {
+    format!("DISTCRON_{}", path.join("__").to_ascii_uppercase())
 }
 
 #[cfg(test)]
@@ -77,7 +89,7 @@ mod tests {
 
     #[derive(Debug, Serialize, Deserialize, PartialEq)]
     #[serde(default, deny_unknown_fields)]
-    struct Nested {
+    pub(super) struct Nested {
         url: String,
         max: u32,
     }
@@ -90,8 +102,8 @@ mod tests {
         }
     }
     #[derive(Debug, Serialize, Deserialize, PartialEq, Default)]
-    #[serde(default)]
-    struct Example {
+    #[serde(default, deny_unknown_fields)]
+    pub(super) struct Example {
         listen: String,
         mysql: Nested,
     }
@@ -101,7 +113,7 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("DTEST_MYSQL__URL", "mysql://other");
             jail.set_env("DTEST_LISTEN", "127.0.0.1:1");
-            jail.set_env("DTEST_TEST_ZK", "ignored");
+            jail.set_env("DTEST_CONFIG", "names the file, not a setting");
             let s: Example = load_from(None, Env::prefixed("DTEST_")).map_err(|e| e.to_string())?;
             assert_eq!(s.listen, "127.0.0.1:1");
             assert_eq!(
@@ -135,5 +147,51 @@ mod tests {
             Env::prefixed("DTEST_"),
         );
         assert!(r.is_err());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)]
+mod refusal {
+    use super::tests::Example;
+    use super::*;
+
+    fn refused(vars: &[(&str, &str)], file: Option<&str>) -> String {
+        let mut message = String::new();
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in vars {
+                jail.set_env(k, v);
+            }
+            if let Some(body) = file {
+                jail.create_file("s.toml", body)?;
+            }
+            let r: anyhow::Result<Example> =
+                load_from(file.map(|_| Path::new("s.toml")), Env::prefixed("DTEST_"));
+            message = format!("{:#}", r.expect_err("an unknown setting must be refused"));
+            Ok(())
+        });
+        message
+    }
+
+    #[test]
+    fn a_misspelt_nested_variable_is_refused_by_name() {
+        let m = refused(&[("DTEST_MYSQL__URLL", "mysql://typo")], None);
+        assert!(m.contains("unknown setting `mysql.urll`"), "{m}");
+        assert!(m.contains("DISTCRON_MYSQL__URLL"), "{m}");
+        assert!(m.contains("url, max"), "{m}");
+    }
+
+    #[test]
+    fn an_unknown_top_level_variable_is_refused_by_name() {
+        let m = refused(&[("DTEST_CAPACITY", "5")], None);
+        assert!(m.contains("unknown setting `capacity`"), "{m}");
+        assert!(m.contains("DISTCRON_CAPACITY"), "{m}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused_by_name() {
+        let m = refused(&[], Some("listen = \"x\"\nlisten_port = 5\n"));
+        assert!(m.contains("unknown setting `listen_port`"), "{m}");
+        assert!(m.contains("TOML file"), "{m}");
     }
 }

@@ -22,9 +22,9 @@ pub enum CgroupMode {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-// Not `deny_unknown_fields`: tooling shares the DISTCRON_ prefix (the cluster scripts'
-// DISTCRON_API_1 and the like); unknown top-level keys are reported, not fatal.
-#[serde(default)]
+// A misspelt or foreign `DISTCRON_*` variable stops the process, named (the scripts' own
+// knobs are `DC_*`).
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// This worker's identity: its registration znode and the owner of its assignments. Keep
     /// it stable across restarts of the same node.

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 fn settings(chroot: &str, digest: Option<&str>) -> ZkSettings {
     ZkSettings {
-        servers: std::env::var("DISTCRON_TEST_ZK")
-            .expect("DISTCRON_TEST_ZK is not set: run the tests with `make test`"),
+        servers: std::env::var("DC_TEST_ZK")
+            .expect("DC_TEST_ZK is not set: run the tests with `make test`"),
         chroot: chroot.into(),
         digest: digest.map(|d| SecretString::from(d.to_string())),
         ..ZkSettings::default()

@@ -90,7 +90,7 @@ impl TestApi {
             .expect("admin");
 
         let zookeeper = ZkSettings {
-            servers: var("DISTCRON_TEST_ZK"),
+            servers: var("DC_TEST_ZK"),
             chroot: format!("/dcapi-{id}"),
             digest: Some(SecretString::from(format!("distcron:{id}"))),
             session_timeout_ms: 4000,
@@ -212,13 +212,13 @@ impl TestApi {
     }
 }
 
-/// The test S3 with the API's identity (`api.keys` under `DISTCRON_TEST_S3_KEYS`).
+/// The test S3 with the API's identity (`api.keys` under `DC_TEST_S3_KEYS`).
 fn s3_settings(prefix: &str) -> S3Settings {
-    let keys = std::path::Path::new(&var("DISTCRON_TEST_S3_KEYS")).join("api.keys");
+    let keys = std::path::Path::new(&var("DC_TEST_S3_KEYS")).join("api.keys");
     let text = std::fs::read_to_string(&keys).expect("the API's S3 keys");
     let (access, secret) = text.trim().split_once(' ').expect("ACCESS_KEY SECRET");
     S3Settings {
-        endpoint: Some(var("DISTCRON_TEST_S3")),
+        endpoint: Some(var("DC_TEST_S3")),
         bucket: TEST_BUCKET.into(),
         prefix: prefix.into(),
         access_key_id: Some(access.to_string().into()),
@@ -236,7 +236,7 @@ struct Database {
 
 impl Database {
     async fn create(name: &str) -> Database {
-        let server = var("DISTCRON_TEST_MYSQL").trim_end_matches('/').to_string();
+        let server = var("DC_TEST_MYSQL").trim_end_matches('/').to_string();
         let settings = MysqlSettings {
             url: SecretString::from(format!("{server}/{name}")),
             ..MysqlSettings::default()

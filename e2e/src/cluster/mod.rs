@@ -37,7 +37,7 @@ pub struct ClusterOptions {
     pub api_env: Vec<(String, String)>,
     /// Extra settings for every manager.
     pub manager_env: Vec<(String, String)>,
-    /// Extra environment for HAProxy (`DISTCRON_HAPROXY_AUTH_FAILURES`, say).
+    /// Extra environment for HAProxy (`DC_HAPROXY_AUTH_FAILURES`, say).
     pub haproxy_env: Vec<(String, String)>,
 }
 

@@ -22,24 +22,24 @@ fn every_service_of_the_local_cluster_is_in_the_compose_file() {
 
 #[test]
 fn the_local_cluster_uses_the_documented_ports() {
-    assert_eq!(port_of(&local("DISTCRON_HAPROXY_BIND")), "30000");
-    assert_eq!(port_of(&local("DISTCRON_HAPROXY_TLS_BIND")), "30443");
-    assert_eq!(local("DISTCRON_ZK_PORT"), "2181");
-    assert_eq!(local("DISTCRON_S3_PORT"), "28333");
-    assert_eq!(port_of(&local("DISTCRON_API_1")), "30001");
-    assert_eq!(port_of(&local("DISTCRON_API_2")), "30002");
-    assert_eq!(port_of(&local("DISTCRON_MANAGER_1")), "30101");
-    assert_eq!(port_of(&local("DISTCRON_MANAGER_2")), "30102");
-    assert_eq!(port_of(&local("DISTCRON_WORKER_1")), "30201");
-    assert_eq!(port_of(&local("DISTCRON_WORKER_2")), "30202");
-    assert_eq!(port_of(&local("DISTCRON_WORKER_3")), "30203");
+    assert_eq!(port_of(&local("DC_HAPROXY_BIND")), "30000");
+    assert_eq!(port_of(&local("DC_HAPROXY_TLS_BIND")), "30443");
+    assert_eq!(local("DC_ZK_PORT"), "2181");
+    assert_eq!(local("DC_S3_PORT"), "28333");
+    assert_eq!(port_of(&local("DC_API_1")), "30001");
+    assert_eq!(port_of(&local("DC_API_2")), "30002");
+    assert_eq!(port_of(&local("DC_MANAGER_1")), "30101");
+    assert_eq!(port_of(&local("DC_MANAGER_2")), "30102");
+    assert_eq!(port_of(&local("DC_WORKER_1")), "30201");
+    assert_eq!(port_of(&local("DC_WORKER_2")), "30202");
+    assert_eq!(port_of(&local("DC_WORKER_3")), "30203");
 }
 
 #[test]
 fn haproxy_is_published_on_the_same_port_as_in_the_local_cluster() {
     let compose = compose();
-    let port = port_of(&local("DISTCRON_HAPROXY_BIND")).to_owned();
-    let bind = required_env(&compose, "haproxy", "DISTCRON_HAPROXY_BIND");
+    let port = port_of(&local("DC_HAPROXY_BIND")).to_owned();
+    let bind = required_env(&compose, "haproxy", "DC_HAPROXY_BIND");
     assert_eq!(
         port_of(&bind),
         port,
@@ -55,8 +55,8 @@ fn haproxy_is_published_on_the_same_port_as_in_the_local_cluster() {
 #[test]
 fn haproxy_serves_https_on_the_same_port_as_in_the_local_cluster_with_a_certificate() {
     let compose = compose();
-    let port = port_of(&local("DISTCRON_HAPROXY_TLS_BIND")).to_owned();
-    let bind = required_env(&compose, "haproxy", "DISTCRON_HAPROXY_TLS_BIND");
+    let port = port_of(&local("DC_HAPROXY_TLS_BIND")).to_owned();
+    let bind = required_env(&compose, "haproxy", "DC_HAPROXY_TLS_BIND");
     assert_eq!(port_of(&bind), port, "HAProxy binds HTTPS on {bind}");
     let published = published_ports(&compose, "haproxy");
     assert!(
@@ -64,7 +64,7 @@ fn haproxy_serves_https_on_the_same_port_as_in_the_local_cluster_with_a_certific
         "the haproxy service publishes {published:?}, not {port}:{port}"
     );
     // The certificate is made by the one-shot secrets service, in a volume HAProxy mounts.
-    let cert = required_env(&compose, "haproxy", "DISTCRON_HAPROXY_TLS_CERT");
+    let cert = required_env(&compose, "haproxy", "DC_HAPROXY_TLS_CERT");
     let mounts = volumes(&compose, "haproxy");
     assert!(
         mounts
@@ -89,7 +89,7 @@ fn haproxy_serves_https_on_the_same_port_as_in_the_local_cluster_with_a_certific
 #[test]
 fn haproxy_sends_requests_to_the_api_servers_on_their_local_cluster_ports() {
     let compose = compose();
-    for (variable, api) in [("DISTCRON_API_1", "api-1"), ("DISTCRON_API_2", "api-2")] {
+    for (variable, api) in [("DC_API_1", "api-1"), ("DC_API_2", "api-2")] {
         let expected = format!("{api}:{}", port_of(&local(variable)));
         assert_eq!(required_env(&compose, "haproxy", variable), expected);
     }
@@ -126,7 +126,7 @@ fn haproxy_config_reads_every_address_the_compose_file_sets() {
 #[test]
 fn api_servers_listen_on_the_same_ports_as_in_the_local_cluster() {
     let compose = compose();
-    for (variable, api) in [("DISTCRON_API_1", "api-1"), ("DISTCRON_API_2", "api-2")] {
+    for (variable, api) in [("DC_API_1", "api-1"), ("DC_API_2", "api-2")] {
         let listen = required_env(&compose, api, "DISTCRON_LISTEN");
         assert_eq!(
             port_of(&listen),
@@ -139,10 +139,7 @@ fn api_servers_listen_on_the_same_ports_as_in_the_local_cluster() {
 #[test]
 fn managers_listen_on_the_same_ports_as_in_the_local_cluster() {
     let compose = compose();
-    for (variable, manager) in [
-        ("DISTCRON_MANAGER_1", "manager-1"),
-        ("DISTCRON_MANAGER_2", "manager-2"),
-    ] {
+    for (variable, manager) in [("DC_MANAGER_1", "manager-1"), ("DC_MANAGER_2", "manager-2")] {
         let listen = required_env(&compose, manager, "DISTCRON_LISTEN");
         assert_eq!(
             port_of(&listen),
@@ -167,9 +164,9 @@ fn managers_listen_on_the_same_ports_as_in_the_local_cluster() {
 fn workers_listen_on_the_same_ports_as_in_the_local_cluster() {
     let compose = compose();
     for (variable, worker) in [
-        ("DISTCRON_WORKER_1", "worker-1"),
-        ("DISTCRON_WORKER_2", "worker-2"),
-        ("DISTCRON_WORKER_3", "worker-3"),
+        ("DC_WORKER_1", "worker-1"),
+        ("DC_WORKER_2", "worker-2"),
+        ("DC_WORKER_3", "worker-3"),
     ] {
         let listen = required_env(&compose, worker, "DISTCRON_LISTEN");
         assert_eq!(
@@ -184,7 +181,7 @@ fn workers_listen_on_the_same_ports_as_in_the_local_cluster() {
 #[test]
 fn s3_serves_on_the_same_port_as_in_the_local_cluster() {
     let compose = compose();
-    let port = local("DISTCRON_S3_PORT");
+    let port = local("DC_S3_PORT");
     let s3_command = command(&compose, "s3");
     assert!(
         s3_command
@@ -205,7 +202,7 @@ fn s3_serves_on_the_same_port_as_in_the_local_cluster() {
 #[test]
 fn zookeeper_is_reached_on_the_same_port_as_in_the_local_cluster() {
     let compose = compose();
-    let port = local("DISTCRON_ZK_PORT");
+    let port = local("DC_ZK_PORT");
     // The zookeeper image listens on ZOO_PORT, 2181 unless set.
     let zookeeper_port =
         env(&compose, "zookeeper", "ZOO_PORT").unwrap_or_else(|| "2181".to_owned());

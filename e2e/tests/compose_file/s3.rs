@@ -35,9 +35,9 @@ fn s3_listens_on_its_own_loopback_but_for_the_s3_gateway() {
     }
     // The same ports as the local cluster's SeaweedFS.
     for (flag, variable) in [
-        ("-master.port", "DISTCRON_WEED_MASTER_PORT"),
-        ("-volume.port", "DISTCRON_WEED_VOLUME_PORT"),
-        ("-filer.port", "DISTCRON_WEED_FILER_PORT"),
+        ("-master.port", "DC_WEED_MASTER_PORT"),
+        ("-volume.port", "DC_WEED_VOLUME_PORT"),
+        ("-filer.port", "DC_WEED_FILER_PORT"),
     ] {
         let expected = format!("{flag}={}", local(variable));
         assert!(
@@ -50,7 +50,7 @@ fn s3_listens_on_its_own_loopback_but_for_the_s3_gateway() {
         .as_sequence()
         .map(|ports| ports.iter().filter_map(scalar).collect())
         .unwrap_or_default();
-    assert_eq!(expose, [local("DISTCRON_S3_PORT")]);
+    assert_eq!(expose, [local("DC_S3_PORT")]);
     assert!(published_ports(&compose, "s3").is_empty());
     // Its health is read on its own loopback (anonymous S3 requests are refused).
     let health = service(&compose, "s3")["healthcheck"]["test"]

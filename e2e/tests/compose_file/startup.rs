@@ -74,10 +74,7 @@ fn every_image_is_pinned_and_seaweedfs_is_the_local_clusters_version() {
     let seaweedfs = scalar(&service(&compose, "s3")["image"]).expect("s3 has an image");
     assert_eq!(
         seaweedfs,
-        format!(
-            "chrislusf/seaweedfs:{}",
-            local("DISTCRON_SEAWEEDFS_VERSION")
-        ),
+        format!("chrislusf/seaweedfs:{}", local("DC_SEAWEEDFS_VERSION")),
         "docker-compose.yml's SeaweedFS differs from scripts/defaults.sh's"
     );
 }

@@ -18,8 +18,8 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        let server = std::env::var("DISTCRON_TEST_MYSQL")
-            .expect("DISTCRON_TEST_MYSQL is not set: run the tests with `make test`");
+        let server = std::env::var("DC_TEST_MYSQL")
+            .expect("DC_TEST_MYSQL is not set: run the tests with `make test`");
         let name = format!("dcs_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let settings = MysqlSettings {
             url: SecretString::from(format!("{}/{name}", server.trim_end_matches('/'))),
