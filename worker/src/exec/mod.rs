@@ -262,6 +262,9 @@ impl Executor {
         let (stderr_read, stderr_write) = pipe()?;
         let procs = cgroup.as_ref().map(|cg| cg.procs()).unwrap_or_default();
         let program_c = cstring(&file)?;
+        // The start is the moment of the spawn's call: the child may run (and print the time)
+        // before the call returns to this thread, never before it is made.
+        let started_at = Utc::now();
         let spawned = spawn::spawn(&spawn::Request {
             program: &program_c,
             args: &args,
@@ -306,7 +309,7 @@ impl Executor {
             bounds,
             before,
             run_dir: view.run_dir.clone(),
-            started_at: Utc::now(),
+            started_at,
             guardian: self.guardian.clone(),
         })
     }
