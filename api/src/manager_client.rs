@@ -4,9 +4,10 @@
 //! refusals come back typed (`internal::ErrorBody`); `error.rs` maps them to public answers.
 
 use distcron_core::internal::{
-    CreateJob, CreateUser, DisableUser, ErrorBody, ErrorKind, FinishJob, RotateToken, UserState,
+    CreateJob, CreateUser, DisableUser, ErrorBody, ErrorKind, FinishJob, Kill, KillAnswer,
+    RotateToken, UserState,
 };
-use distcron_core::{Job, JobId, UserName};
+use distcron_core::{Job, JobId, RunId, UserName};
 use distcron_zk::{ZkError, ZkSession};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -138,6 +139,14 @@ impl ManagerClient {
 
     pub async fn finish_job(&self, id: &JobId, req: &FinishJob) -> Result<Job, ManagerError> {
         self.post(&format!("/internal/jobs/{id}/finish"), req).await
+    }
+
+    pub async fn kill_job(&self, id: &JobId, req: &Kill) -> Result<KillAnswer, ManagerError> {
+        self.post(&format!("/internal/jobs/{id}/kill"), req).await
+    }
+
+    pub async fn kill_run(&self, id: &RunId, req: &Kill) -> Result<KillAnswer, ManagerError> {
+        self.post(&format!("/internal/runs/{id}/kill"), req).await
     }
 
     pub async fn create_user(&self, req: &CreateUser) -> Result<(), ManagerError> {

@@ -4,6 +4,7 @@
 //! [`ErrorKind`], which the API server maps once to its public answer.
 
 use crate::job::{JobId, JobSpec, UserName};
+use crate::run::RunId;
 use serde::{Deserialize, Serialize};
 
 /// `POST /internal/jobs`: persist and publish a job the API server has validated (its file,
@@ -45,6 +46,26 @@ pub struct RotateToken {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DisableUser {
     pub actor: UserName,
+}
+
+/// `POST /internal/runs/{id}/kill` and `POST /internal/jobs/{id}/kill`: stop a run, or a
+/// job's runs under way. The reason recorded names the actor (`killed by <actor>`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Kill {
+    pub actor: UserName,
+}
+
+/// What a kill did. A kill of one run that has ended is a `conflict` instead, saying how it
+/// ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillAnswer {
+    /// Runs asked to stop now: their workers kill them (process group and cgroup) and record
+    /// them `killed`, or `skipped` if their process had not started yet.
+    pub asked: Vec<RunId>,
+    /// Runs an earlier kill had asked to stop already: nothing changed for them.
+    pub already_asked: Vec<RunId>,
+    /// Retries that were waiting their turn: recorded `skipped`.
+    pub skipped: Vec<RunId>,
 }
 
 /// A user as the leader answers about it.

@@ -5,6 +5,8 @@
 //! /workers/<worker-id>                ephemeral: live workers (WorkerRegistration)
 //! /jobs/<job-id>                      persistent: one task per active job (JobTask)
 //! /assignments/<worker-id>/<job-id>   persistent: the job's owner (Assignment)
+//! /stops/<worker-id>                  persistent: a nudge; its data changes when a run the
+//!                                     worker holds is killed (the kill itself is in MySQL)
 //! ```
 //!
 //! Ownership lives apart from the task so that a worker watches exactly one subtree,
@@ -18,9 +20,10 @@ pub const ELECTION_NAME: &str = "manager-";
 pub const WORKERS: &str = "/workers";
 pub const JOBS: &str = "/jobs";
 pub const ASSIGNMENTS: &str = "/assignments";
+pub const STOPS: &str = "/stops";
 
 /// The persistent directories every cluster has; created on first start.
-pub const DIRECTORIES: [&str; 4] = [ELECTION, WORKERS, JOBS, ASSIGNMENTS];
+pub const DIRECTORIES: [&str; 5] = [ELECTION, WORKERS, JOBS, ASSIGNMENTS, STOPS];
 
 pub fn job(id: &JobId) -> String {
     format!("{JOBS}/{id}")
@@ -36,6 +39,11 @@ pub fn assignment_dir(worker_id: &str) -> String {
 
 pub fn assignment(worker_id: &str, id: &JobId) -> String {
     format!("{ASSIGNMENTS}/{worker_id}/{id}")
+}
+
+/// The znode whose changes tell a worker to look for kills of its runs now.
+pub fn stops(worker_id: &str) -> String {
+    format!("{STOPS}/{worker_id}")
 }
 
 /// The sequence number of an election znode's name, which orders the candidates.

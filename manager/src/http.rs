@@ -11,9 +11,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use distcron_core::internal::{
-    CreateJob, CreateUser, DisableUser, ErrorBody, ErrorKind, FinishJob, RotateToken,
+    CreateJob, CreateUser, DisableUser, ErrorBody, ErrorKind, FinishJob, Kill, RotateToken,
 };
-use distcron_core::{Job, JobId, UserName};
+use distcron_core::{Job, JobId, RunId, UserName};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -42,6 +42,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/internal/jobs", post(create_job))
         .route("/internal/jobs/{id}/finish", post(finish_job))
+        .route("/internal/jobs/{id}/kill", post(kill_job))
+        .route("/internal/runs/{id}/kill", post(kill_run))
         .route("/internal/users", post(create_user))
         .route("/internal/users/{name}/token", post(rotate_token))
         .route("/internal/users/{name}/disable", post(disable_user))
@@ -173,11 +175,34 @@ async fn finish_job(
     Body(req): Body<FinishJob>,
 ) -> Result<Response, InternalError> {
     let leader = leader(&state)?;
-    let id: JobId = id
-        .parse()
-        .map_err(|e: distcron_core::job::JobError| InternalError::invalid(e.to_string()))?;
-    let job = leader.finish_job(&id, &req.actor).await?;
+    let job = leader.finish_job(&job_id(&id)?, &req.actor).await?;
     Ok(Json(job).into_response())
+}
+
+fn job_id(id: &str) -> Result<JobId, InternalError> {
+    id.parse()
+        .map_err(|e: distcron_core::job::JobError| InternalError::invalid(e.to_string()))
+}
+
+async fn kill_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(req): Body<Kill>,
+) -> Result<Response, InternalError> {
+    let leader = leader(&state)?;
+    let answer = leader.kill_job(&job_id(&id)?, &req.actor).await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn kill_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(req): Body<Kill>,
+) -> Result<Response, InternalError> {
+    let leader = leader(&state)?;
+    let run: RunId = id.parse().map_err(InternalError::invalid)?;
+    let answer = leader.kill_run(&run, &req.actor).await?;
+    Ok(Json(answer).into_response())
 }
 
 async fn create_user(

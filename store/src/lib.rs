@@ -10,6 +10,7 @@ mod retries;
 mod revocation;
 mod runs;
 mod starts;
+mod stops;
 mod users;
 
 pub use audit::AuditRow;
@@ -19,6 +20,7 @@ pub use retries::{PendingRetry, RetryClaim, StaleRun};
 pub use revocation::{DisabledUser, OWNER_DISABLED};
 pub use runs::{Claimant, JobStatusChange, Tick};
 pub use starts::StartCheck;
+pub use stops::{Kills, RunKill, killed_by};
 pub use users::{User, hash_token};
 
 use secrecy::{ExposeSecret, SecretString};

@@ -169,7 +169,7 @@ impl RunTask {
             .map_err(|reason| RunEnd::not_started(RunStatus::Failed, reason))?;
         let check: StartCheck = self
             .store
-            .check_for_start_waiting(&[spec.task.id])
+            .check_for_start_waiting(&[spec.task.id], &[spec.run_id])
             .await
             .map_err(|e| {
                 RunEnd::not_started(
@@ -180,12 +180,20 @@ impl RunTask {
         if !check.may_start(&spec.task.id) {
             return Err(not_startable());
         }
-        // Stopped while it was being fetched (replaced, fenced, shutting down): not started.
-        if let Some(why) = stop.borrow().clone() {
-            return Err(RunEnd::not_started(
-                RunStatus::Interrupted,
-                format!("not started: stopped ({why:?}) while its executable was fetched"),
-            ));
+        if let Some(reason) = check.stop_reason(&spec.run_id) {
+            return Err(killed_before_start(reason));
+        }
+        // Stopped while it was being fetched (killed, replaced, fenced, shutting down): not
+        // started.
+        match stop.borrow().clone() {
+            Some(Stop::Requested(reason)) => return Err(killed_before_start(&reason)),
+            Some(why) => {
+                return Err(RunEnd::not_started(
+                    RunStatus::Interrupted,
+                    format!("not started: stopped ({why:?}) while its executable was fetched"),
+                ));
+            }
+            None => {}
         }
         if let Err(closed) = self.gate.check() {
             return Err(RunEnd::not_started(
@@ -209,4 +217,10 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(no message)".into())
+}
+
+/// A run killed after its claim and before its process started: skipped, with the kill's
+/// reason.
+pub(crate) fn killed_before_start(reason: &str) -> RunEnd {
+    RunEnd::not_started(RunStatus::Skipped, format!("not started: {reason}"))
 }

@@ -1,7 +1,10 @@
 //! The worker's ZooKeeper session: registration, the assignments it owns, and the heartbeat
 //! that keeps the launch gate honest. After every (re)connection the assignments are listed
 //! anew, since watch events can be lost across a reconnect; after an expiry every job is
-//! adopted anew, since ownership may have lapsed.
+//! adopted anew, since ownership may have lapsed. It also watches the worker's stop nudge
+//! (`/stops/<id>`): when a kill of one of its runs is recorded, the leader changes that
+//! znode, and the worker reads the kills from MySQL at once instead of at its next lease
+//! renewal.
 
 use crate::gate::Gate;
 use crate::registration;
@@ -23,6 +26,14 @@ pub struct Session {
     pub gate: Arc<Gate>,
     pub scheduler: mpsc::UnboundedSender<Command>,
     pub registered: Arc<AtomicBool>,
+    /// Woken when the stop nudge changes: `upkeep::renew_leases` reads the kills then.
+    pub stops: Arc<tokio::sync::Notify>,
+}
+
+/// The session's two persistent watches: its assignments (recursive) and its stop nudge.
+struct Watches {
+    assignments: zk::PersistentWatcher,
+    stops: zk::PersistentWatcher,
 }
 
 /// Reads the tasks of these jobs, 100 per round trip; missing ones are skipped.
@@ -50,6 +61,22 @@ async fn read_tasks(client: &Client, jobs: &[JobId]) -> Result<Vec<JobTask>, zk:
 impl Session {
     fn dir(&self) -> String {
         layout::assignment_dir(&self.registration.id)
+    }
+
+    /// Adds both watches (again, after a reconnect: the client forgets them, see `session`).
+    /// A watch on the nudge that does not exist yet fires when the leader creates it.
+    async fn watch(&self, client: &Client) -> Result<Watches, zk::Error> {
+        Ok(Watches {
+            assignments: client
+                .watch(&self.dir(), AddWatchMode::PersistentRecursive)
+                .await?,
+            stops: client
+                .watch(
+                    &layout::stops(&self.registration.id),
+                    AddWatchMode::Persistent,
+                )
+                .await?,
+        })
     }
 
     /// Lists the assignments and hands the full set to the scheduler; returns once the
@@ -130,7 +157,7 @@ impl Session {
         sent: Instant,
         gate_changes: &mut tokio::sync::watch::Receiver<()>,
         cancel: &CancellationToken,
-    ) -> anyhow::Result<Option<zk::PersistentWatcher>> {
+    ) -> anyhow::Result<Option<Watches>> {
         // A worker whose clock is off would hold jobs it refuses to fire: it registers only
         // once its clock agrees with MySQL's, and gives the registration up if it stops to.
         if !self.gate.clock_ok() {
@@ -153,16 +180,18 @@ impl Session {
             Ok(_) | Err(zk::Error::NodeExists) => {}
             Err(e) => return Err(e).context("creating the assignment directory"),
         }
-        let watcher = client
-            .watch(&self.dir(), AddWatchMode::PersistentRecursive)
+        let watches = self
+            .watch(client)
             .await
-            .context("watching assignments")?;
+            .context("watching assignments and the stop nudge")?;
         self.gate.session_started(client.session_timeout(), sent);
         self.reconcile(client, true).await?;
         self.gate.set_reconciled();
         self.registered.store(true, Ordering::Release);
         tracing::info!(worker = %self.registration.id, session = ?client.session_id(), timeout_ms = client.session_timeout().as_millis() as u64, "registered; launching");
-        Ok(Some(watcher))
+        // Kills asked while this worker was away are read now.
+        self.stops.notify_one();
+        Ok(Some(watches))
     }
 
     /// One ZooKeeper session: join, then follow assignments, reconnects, the clock and the
@@ -175,7 +204,7 @@ impl Session {
     ) -> anyhow::Result<()> {
         let mut states = client.state_watcher();
         let mut gate_changes = self.gate.subscribe();
-        let Some(mut watcher) = self.join(client, sent, &mut gate_changes, cancel).await? else {
+        let Some(mut watches) = self.join(client, sent, &mut gate_changes, cancel).await? else {
             return Ok(());
         };
 
@@ -195,18 +224,24 @@ impl Session {
                         // zookeeper-client 0.11.2 does not re-send persistent watches after a
                         // reconnect (`resend_watches` never raises its index past plain
                         // SetWatches), so the server has forgotten this one: add it again.
-                        // Creating the new watcher before dropping the old keeps the client
-                        // from removing the watch on the server.
-                        match client.watch(&self.dir(), AddWatchMode::PersistentRecursive).await {
-                            Ok(fresh) => watcher = fresh,
+                        // Creating the new watchers before dropping the old keeps the client
+                        // from removing the watches on the server.
+                        match self.watch(client).await {
+                            Ok(fresh) => watches = fresh,
                             Err(e) => tracing::warn!(error = %e, "cannot watch assignments again yet"),
                         }
+                        self.stops.notify_one();
                         // Watch events may have been lost while disconnected.
                         relist = true;
                     }
                     terminal => anyhow::bail!("ZooKeeper session ended: {terminal:?}"),
                 },
-                event = watcher.changed(), if client.state() == SessionState::SyncConnected => {
+                event = watches.stops.changed() => {
+                    if event.event_type != EventType::Session {
+                        self.stops.notify_one();
+                    }
+                }
+                event = watches.assignments.changed(), if client.state() == SessionState::SyncConnected => {
                     if event.event_type == EventType::Session {
                         continue;
                     }

@@ -11,38 +11,43 @@ use chrono::Utc;
 use distcron_store::{Claimant, PendingRetry, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// Renews the lease of every run in flight, every quarter of the lease, and then stops the runs
-/// someone asked to stop (`runs.stop_reason`: their owner was disabled). The request is a state
-/// in MySQL, not a message: a worker that missed a renewal sees it at the next.
+/// someone asked to stop (`runs.stop_reason`: killed, or their owner was disabled). The request
+/// is a state in MySQL, not a message: a worker that missed a renewal sees it at the next. The
+/// session's stop nudge (`stops`) has the kills read at once, between renewals.
 pub async fn renew_leases(
     store: Store,
     claimant: Claimant,
     gate: Arc<Gate>,
     inflight: Arc<InFlight>,
     lease: Duration,
+    stops: Arc<Notify>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(lease / 4);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        let nudged = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
-            _ = tick.tick() => {}
-        }
-        let sent = Instant::now();
-        match store.renew_leases(&claimant).await {
-            Ok(renewed) => {
-                gate.mysql_ok(sent);
-                if renewed == 0 {
+            _ = tick.tick() => false,
+            _ = stops.notified() => true,
+        };
+        if !nudged {
+            let sent = Instant::now();
+            match store.renew_leases(&claimant).await {
+                Ok(renewed) => {
+                    gate.mysql_ok(sent);
+                    if renewed == 0 {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot renew run leases");
                     continue;
                 }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot renew run leases");
-                continue;
             }
         }
         match store.stops_requested(&claimant).await {
@@ -222,6 +227,8 @@ pub struct Upkeep {
     pub lease: Duration,
     pub fence_after: Duration,
     pub max_clock_skew: Duration,
+    /// The session's stop nudge.
+    pub stops: Arc<Notify>,
 }
 
 impl Upkeep {
@@ -238,6 +245,7 @@ impl Upkeep {
                 self.gate.clone(),
                 self.inflight.clone(),
                 self.lease,
+                self.stops,
                 token.clone(),
             ),
         );

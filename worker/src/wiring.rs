@@ -131,12 +131,14 @@ fn spawn_tasks(supervisor: &mut Supervisor, settings: &Settings, shared: &Shared
     let token = supervisor.token();
     let (commands, command_rx) = tokio::sync::mpsc::unbounded_channel();
     let (retries, retries_rx) = tokio::sync::mpsc::unbounded_channel();
+    let stops = Arc::new(tokio::sync::Notify::new());
     let session = session::Session {
         zookeeper: settings.zookeeper.clone(),
         registration: tasks.registration,
         gate: shared.gate.clone(),
         scheduler: commands.clone(),
         registered: tasks.registered,
+        stops: stops.clone(),
     };
     supervisor.spawn("session", session.run(token.clone()));
     supervisor.spawn(
@@ -164,6 +166,7 @@ fn spawn_tasks(supervisor: &mut Supervisor, settings: &Settings, shared: &Shared
         lease: Duration::from_millis(settings.run_lease_ms),
         fence_after: settings.fence_after(),
         max_clock_skew: Duration::from_millis(settings.max_clock_skew_ms),
+        stops,
     }
     .spawn_all(supervisor);
 }

@@ -3,6 +3,7 @@
 mod health;
 mod job_request;
 mod jobs;
+mod kills;
 mod params;
 mod runs;
 mod schedule;
@@ -22,7 +23,9 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs", post(jobs::create_job).get(jobs::list_jobs))
         .route("/jobs/{id}", get(jobs::get_job).delete(jobs::delete_job))
         .route("/jobs/{id}/runs", get(runs::list_runs))
+        .route("/jobs/{id}/kill", post(kills::kill_job))
         .route("/runs/{id}", get(runs::get_run))
+        .route("/runs/{id}/kill", post(kills::kill_run))
         .route("/workers", get(workers::list_workers))
         .route("/users", post(users::create_user))
         .route("/users/{name}", delete(users::disable_user))

@@ -1,5 +1,5 @@
 //! Leadership: the state of a manager that leads, its full resync, and its writes
-//! (`writes.rs`, `revocation.rs`); the election loop that makes it lead is `election.rs`. The
+//! (`writes.rs`, `revocation.rs`, `kills.rs`); the election loop that makes it lead is `election.rs`. The
 //! leader is the only writer of tasks and assignments, and of jobs but for one column: it
 //! creates jobs and ends their lives (finished by a delete or a disabled owner). What a job's
 //! runs say about it (`scheduled` ⇄ `error` by its last outcome, and an `@once` job
@@ -7,6 +7,7 @@
 //! `Store::apply_job_status`, whose conditional updates never bring a finished job back.
 
 pub mod election;
+pub mod kills;
 pub mod revocation;
 pub mod writes;
 

@@ -7,7 +7,7 @@
 use super::{Launcher, sleep_until};
 use crate::exec::RunSpec;
 use crate::recorder::Record;
-use crate::runner::not_startable;
+use crate::runner::{killed_before_start, not_startable};
 use chrono::{DateTime, Utc};
 use distcron_core::RunEnd;
 use distcron_core::payload::JobTask;
@@ -128,12 +128,13 @@ impl Launcher {
     /// retried by the job's rules).
     async fn check(&self, group: &[Start], jobs: &[JobId], wait: bool) -> Option<StartCheck> {
         let began = Instant::now();
+        let runs: Vec<RunId> = group.iter().map(|s| s.id).collect();
         let mut attempt = 1;
         let outcome = loop {
             let result = if wait {
-                self.store.check_for_start_waiting(jobs).await
+                self.store.check_for_start_waiting(jobs, &runs).await
             } else {
-                self.store.check_for_start(jobs).await
+                self.store.check_for_start(jobs, &runs).await
             };
             match result {
                 Ok(check) => break Ok(check),
@@ -174,7 +175,11 @@ impl Launcher {
         let start_all = || {
             for s in &group {
                 let spec = s.spec();
-                if check.may_start(&s.task.id) {
+                if let Some(reason) = check.stop_reason(&s.id) {
+                    tracing::info!(run_id = %s.id, reason, "killed before its start; not starting it");
+                    self.recorder
+                        .record(Record::new(&spec, killed_before_start(reason)));
+                } else if check.may_start(&s.task.id) {
                     self.runner.start_run(spec);
                 } else {
                     tracing::info!(job_id = %s.task.id, scheduled_at = %s.at, "the job is off its schedule; not starting its run");
