@@ -689,3 +689,42 @@ async fn haproxys_own_errors_have_the_json_error_shape_too() {
         Some("1")
     );
 }
+
+#[tokio::test]
+async fn creates_far_beyond_the_managers_connection_pool_all_succeed_at_once() {
+    // 40 creates at once against a leader whose MySQL pool holds 10 connections: each create
+    // must hold at most one connection at a time, or they wait on each other until they time
+    // out (503s).
+    let cluster = TestCluster::start_with(ClusterOptions {
+        workers: 1,
+        ..Default::default()
+    })
+    .await;
+    let admin = cluster.admin();
+    let started = std::time::Instant::now();
+    let mut creates = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let admin = admin.clone();
+        creates.spawn(async move {
+            let body = json!({"type": "command", "schedule": "0 0 1 1 *", "executable": format!("true {i}")});
+            admin.post("/jobs", &body).await
+        });
+    }
+    let mut refused = Vec::new();
+    while let Some(answer) = creates.join_next().await {
+        let answer = answer.expect("create task");
+        if answer.status != StatusCode::CREATED {
+            refused.push(format!("{}: {}", answer.status, answer.body));
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "{} of 40 creates refused: {refused:?}",
+        refused.len()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "40 creates took {:?}",
+        started.elapsed()
+    );
+}

@@ -97,6 +97,9 @@ impl Leader {
                 Err(e) => return Err(WriteError::Unavailable(e.to_string())),
             }
         }
+        // Read before the transaction: a write holds one pooled connection at a time, or
+        // creates in flight beyond the pool's size wait on each other until they time out.
+        let run_uid = self.store.run_uid_of(&job.owner).await?;
         let tx = match self.store.begin_create_job(&job, actor).await? {
             CreateOutcome::Exists(existing)
                 if existing.spec == job.spec && existing.owner == job.owner =>
@@ -111,7 +114,6 @@ impl Leader {
             }
             CreateOutcome::Inserted(tx) => tx,
         };
-        let run_uid = self.store.run_uid_of(&job.owner).await?;
         let task = JobTask::new(&job, run_uid);
         let published = match self
             .publish(&[job.id], BTreeMap::from([(job.id, task)]))
