@@ -22,7 +22,6 @@ pub struct StartCheck {
     tx: Transaction<'static, MySql>,
     status: HashMap<JobId, JobStatus>,
     busy: Vec<JobId>,
-    stops: HashMap<RunId, String>,
 }
 
 impl StartCheck {
@@ -34,12 +33,6 @@ impl StartCheck {
     /// Whether runs of the job may start (its row is locked and on the schedule).
     pub fn may_start(&self, job: &JobId) -> bool {
         self.status(job).is_some_and(|s| s.is_active())
-    }
-
-    /// Why the run must not start, if someone killed it after it was claimed (its
-    /// `stop_reason`): it is recorded skipped with that reason instead.
-    pub fn stop_reason(&self, run: &RunId) -> Option<&str> {
-        self.stops.get(run).map(String::as_str)
     }
 
     /// Jobs whose rows another transaction was changing: not locked by this check, not to be
@@ -87,53 +80,23 @@ async fn lock_rows(
     Ok(out)
 }
 
-/// The kills asked of `runs` (rows with a `stop_reason`), read by primary key.
-async fn stop_reasons(
-    tx: &mut Transaction<'static, MySql>,
-    runs: &[RunId],
-) -> Result<HashMap<RunId, String>> {
-    let mut out = HashMap::new();
-    for chunk in runs.chunks(CHUNK) {
-        let mut q: QueryBuilder<MySql> = QueryBuilder::new(
-            "SELECT id, stop_reason FROM runs WHERE stop_reason IS NOT NULL AND id IN (",
-        );
-        let mut ids = q.separated(", ");
-        for r in chunk {
-            ids.push_bind(r.to_string());
-        }
-        q.push(")");
-        let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&mut **tx).await?;
-        out.extend(
-            rows.into_iter()
-                .filter_map(|(id, reason)| Some((id.parse().ok()?, reason))),
-        );
-    }
-    Ok(out)
-}
-
 impl Store {
     /// Locks the rows of `jobs` for a start, without waiting: a row another transaction is
     /// changing right now (a delete, a status update) is left out and reported busy, so that
     /// one busy job does not hold up the others' starts.
-    /// The runs about to start are read too, for the kills asked of them since their claim.
-    pub async fn check_for_start(&self, jobs: &[JobId], runs: &[RunId]) -> Result<StartCheck> {
-        self.start_check(jobs, runs, false).await
+    pub async fn check_for_start(&self, jobs: &[JobId]) -> Result<StartCheck> {
+        self.start_check(jobs, false).await
     }
 
     /// Locks the rows of `jobs` for a start, waiting (a few seconds at most) for rows being
     /// changed: for the busy jobs of a `check_for_start`, or a single job.
-    pub async fn check_for_start_waiting(
-        &self,
-        jobs: &[JobId],
-        runs: &[RunId],
-    ) -> Result<StartCheck> {
-        self.start_check(jobs, runs, true).await
+    pub async fn check_for_start_waiting(&self, jobs: &[JobId]) -> Result<StartCheck> {
+        self.start_check(jobs, true).await
     }
 
-    async fn start_check(&self, jobs: &[JobId], runs: &[RunId], wait: bool) -> Result<StartCheck> {
+    async fn start_check(&self, jobs: &[JobId], wait: bool) -> Result<StartCheck> {
         let mut tx = self.pool().begin().await?;
         let status = lock_rows(&mut tx, jobs, wait).await?;
-        let stops = stop_reasons(&mut tx, runs).await?;
         let busy: Vec<JobId> = if wait {
             Vec::new()
         } else {
@@ -144,12 +107,7 @@ impl Store {
                 .into_iter()
                 .collect()
         };
-        Ok(StartCheck {
-            tx,
-            status,
-            busy,
-            stops,
-        })
+        Ok(StartCheck { tx, status, busy })
     }
 
     /// Records when runs' processes started. Only rows still `running` and without a start

@@ -85,16 +85,29 @@ impl Store {
 
     /// Kills every run of `job` under way (running, claimed, or a retry waiting its turn).
     pub async fn kill_job_runs(&self, job: &JobId, actor: &str) -> Result<Kills> {
-        let mut tx = self.pool().begin().await?;
-        // From the status index (runs under way in the whole cluster), not from the job's
-        // history, which may be long.
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, status, reason, worker_id, stop_reason FROM runs \
-             WHERE status IN ('running', 'pending') AND job_id = ? FOR UPDATE",
+        // Found without locks (from the status index: the runs under way in the cluster, not
+        // the job's history, which may be long), then locked by primary key alone and checked
+        // again: a locking read over the index would lock its gaps too, and hold up every
+        // worker's claims until the kill commits.
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM runs WHERE status IN ('running', 'pending') AND job_id = ?",
         )
         .bind(job.to_string())
-        .fetch_all(&mut *tx)
+        .fetch_all(self.pool())
         .await?;
+        if ids.is_empty() {
+            return Ok(Kills::default());
+        }
+        let mut tx = self.pool().begin().await?;
+        let mut q: QueryBuilder<MySql> = QueryBuilder::new(
+            "SELECT id, status, reason, worker_id, stop_reason FROM runs WHERE id IN (",
+        );
+        let mut list = q.separated(", ");
+        for (id,) in &ids {
+            list.push_bind(id);
+        }
+        q.push(") AND status IN ('running', 'pending') FOR UPDATE");
+        let rows: Vec<Row> = q.build_query_as().fetch_all(&mut *tx).await?;
         let kills = kill_rows(&mut tx, rows, actor, "job.kill", "job", &job.to_string()).await?;
         tx.commit().await?;
         Ok(kills)

@@ -22,7 +22,7 @@ async fn a_delete_waits_until_the_start_check_is_released_and_the_next_check_see
         db.job(JobOptions::default()).await,
         db.job(JobOptions::default()).await,
     );
-    let check = db.store.check_for_start(&[a, b], &[]).await.expect("check");
+    let check = db.store.check_for_start(&[a, b]).await.expect("check");
     assert!(check.may_start(&a) && check.may_start(&b));
 
     let store = db.store.clone();
@@ -45,7 +45,7 @@ async fn a_delete_waits_until_the_start_check_is_released_and_the_next_check_see
         .expect("the delete goes ahead once the starts are done")
         .expect("join");
 
-    let after = db.store.check_for_start(&[a, b], &[]).await.expect("check");
+    let after = db.store.check_for_start(&[a, b]).await.expect("check");
     assert!(!after.may_start(&a));
     assert_eq!(after.status(&a), Some(JobStatus::Finished));
     assert!(after.may_start(&b));
@@ -68,13 +68,10 @@ async fn a_job_being_changed_is_reported_busy_at_once_and_a_waiting_check_reads_
             .expect("job");
         let tx = tx.expect("active");
         // The plain check does not wait: b is locked, a is reported busy, not decided.
-        let check = tokio::time::timeout(
-            Duration::from_secs(1),
-            db.store.check_for_start(&[a, b], &[]),
-        )
-        .await
-        .expect("the check does not wait for a row being changed")
-        .expect("check");
+        let check = tokio::time::timeout(Duration::from_secs(1), db.store.check_for_start(&[a, b]))
+            .await
+            .expect("the check does not wait for a row being changed")
+            .expect("check");
         assert!(check.may_start(&b));
         assert_eq!(check.busy(), &[a]);
         assert!(
@@ -84,7 +81,7 @@ async fn a_job_being_changed_is_reported_busy_at_once_and_a_waiting_check_reads_
         check.release().await.expect("release");
         // The waiting check waits for the change and reads what it left.
         let store = db.store.clone();
-        let waiting = tokio::spawn(async move { store.check_for_start_waiting(&[a], &[]).await });
+        let waiting = tokio::spawn(async move { store.check_for_start_waiting(&[a]).await });
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!waiting.is_finished(), "the waiting check did not wait");
         if commit {

@@ -28,6 +28,9 @@ pub struct InFlight {
     runs: Mutex<HashMap<RunId, InFlightRun>>,
     emptied: tokio::sync::Notify,
     held: Mutex<Held>,
+    /// Claimed runs someone killed before their process started (their `stop_reason`), as the
+    /// last read of the kills found them: the start records them skipped instead.
+    killed_claims: Mutex<HashMap<RunId, String>>,
 }
 
 #[derive(Default)]
@@ -181,6 +184,20 @@ impl InFlight {
             }
             None => false,
         }
+    }
+
+    /// The kills read from MySQL that found no run in flight: claims whose process has not
+    /// started. Replaces the last read's, so runs that have ended meanwhile drop out.
+    pub fn set_killed_claims(&self, kills: HashMap<RunId, String>) {
+        *self.killed_claims.lock().unwrap_or_else(|p| p.into_inner()) = kills;
+    }
+
+    /// Why the claimed run `id` must not start, if it was killed (taken: asked once).
+    pub fn take_killed_claim(&self, id: &RunId) -> Option<String> {
+        self.killed_claims
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
     }
 
     pub fn stop_all(&self, why: Stop) -> usize {

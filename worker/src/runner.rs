@@ -169,7 +169,7 @@ impl RunTask {
             .map_err(|reason| RunEnd::not_started(RunStatus::Failed, reason))?;
         let check: StartCheck = self
             .store
-            .check_for_start_waiting(&[spec.task.id], &[spec.run_id])
+            .check_for_start_waiting(&[spec.task.id])
             .await
             .map_err(|e| {
                 RunEnd::not_started(
@@ -180,8 +180,8 @@ impl RunTask {
         if !check.may_start(&spec.task.id) {
             return Err(not_startable());
         }
-        if let Some(reason) = check.stop_reason(&spec.run_id) {
-            return Err(killed_before_start(reason));
+        if let Some(reason) = self.inflight.take_killed_claim(&spec.run_id) {
+            return Err(killed_before_start(&reason));
         }
         // Stopped while it was being fetched (killed, replaced, fenced, shutting down): not
         // started.

@@ -52,13 +52,16 @@ pub async fn renew_leases(
         }
         match store.stops_requested(&claimant).await {
             Ok(stops) => {
+                let mut claims = std::collections::HashMap::new();
                 for (run, reason) in stops {
-                    // A row claimed but not started is not in flight: its start check finds
-                    // its job finished and records it skipped.
                     if inflight.stop(&run, Stop::Requested(reason.clone())) {
                         tracing::info!(run_id = %run, reason, "stopping a run, as asked");
+                    } else {
+                        // Claimed, its process not started: the start records it skipped.
+                        claims.insert(run, reason);
                     }
                 }
+                inflight.set_killed_claims(claims);
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the stops asked of runs"),
         }

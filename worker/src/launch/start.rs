@@ -128,13 +128,12 @@ impl Launcher {
     /// retried by the job's rules).
     async fn check(&self, group: &[Start], jobs: &[JobId], wait: bool) -> Option<StartCheck> {
         let began = Instant::now();
-        let runs: Vec<RunId> = group.iter().map(|s| s.id).collect();
         let mut attempt = 1;
         let outcome = loop {
             let result = if wait {
-                self.store.check_for_start_waiting(jobs, &runs).await
+                self.store.check_for_start_waiting(jobs).await
             } else {
-                self.store.check_for_start(jobs, &runs).await
+                self.store.check_for_start(jobs).await
             };
             match result {
                 Ok(check) => break Ok(check),
@@ -175,10 +174,10 @@ impl Launcher {
         let start_all = || {
             for s in &group {
                 let spec = s.spec();
-                if let Some(reason) = check.stop_reason(&s.id) {
+                if let Some(reason) = self.inflight.take_killed_claim(&s.id) {
                     tracing::info!(run_id = %s.id, reason, "killed before its start; not starting it");
                     self.recorder
-                        .record(Record::new(&spec, killed_before_start(reason)));
+                        .record(Record::new(&spec, killed_before_start(&reason)));
                 } else if check.may_start(&s.task.id) {
                     self.runner.start_run(spec);
                 } else {
