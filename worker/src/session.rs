@@ -236,7 +236,9 @@ impl Session {
                     }
                     terminal => anyhow::bail!("ZooKeeper session ended: {terminal:?}"),
                 },
-                event = watches.stops.changed() => {
+                // Guarded as the assignments' watch: a persistent watcher panics when polled
+                // after its session's terminal event, which `states` reports first.
+                event = watches.stops.changed(), if client.state() == SessionState::SyncConnected => {
                     if event.event_type != EventType::Session {
                         self.stops.notify_one();
                     }
