@@ -8,12 +8,12 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::PathParam;
-use crate::routes::jobs::{visible_job, visible_job_by_id};
+use crate::routes::jobs::visible_job;
+use crate::routes::runs::visible_run;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use distcron_core::RunId;
 use distcron_core::internal::{Kill, KillAnswer};
 
 pub async fn kill_run(
@@ -21,22 +21,12 @@ pub async fn kill_run(
     caller: Caller,
     PathParam(id): PathParam<String>,
 ) -> Result<(StatusCode, Json<KillAnswer>), ApiError> {
-    let run_id: RunId = id
-        .parse()
-        .map_err(|e: String| ApiError::bad_request("invalid_id", e))?;
-    let not_found = || ApiError::NotFound(format!("no run {run_id}"));
-    let (run, _) = state.store.get_run(&run_id).await?.ok_or_else(not_found)?;
-    // As for reading it: a run is visible exactly when its job is, and anyone else's is a 404.
-    visible_job_by_id(&state, &caller, &run.job_id)
-        .await
-        .map_err(|e| match e {
-            ApiError::NotFound(_) => not_found(),
-            other => other,
-        })?;
+    // As for reading it: anyone else's run is a 404.
+    let (run, _) = visible_run(&state, &caller, &id).await?;
     let answer = state
         .manager
         .kill_run(
-            &run_id,
+            &run.id,
             &Kill {
                 actor: caller.0.name.clone(),
             },

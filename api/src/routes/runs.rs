@@ -135,24 +135,33 @@ pub async fn list_runs(
     Ok((headers, Json(runs.iter().map(RunView::from).collect())))
 }
 
-pub async fn get_run(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathParam(id): PathParam<String>,
-) -> Result<Json<RunWithOutput>, ApiError> {
+/// The run `id` with its output, if `caller` may see it: a run is visible exactly when its job
+/// is. Anyone else's run is a 404, as one that does not exist; a store failure stays a 503.
+pub(crate) async fn visible_run(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(Run, Option<Output>), ApiError> {
     let run_id: RunId = id
         .parse()
         .map_err(|e: String| ApiError::bad_request("invalid_id", e))?;
     let not_found = || ApiError::NotFound(format!("no run {run_id}"));
     let (run, output) = state.store.get_run(&run_id).await?.ok_or_else(not_found)?;
-    // The run is visible exactly when its job is.
-    // Only "not visible" becomes this run's 404; a store failure stays a 503.
-    visible_job_by_id(&state, &caller, &run.job_id)
+    visible_job_by_id(state, caller, &run.job_id)
         .await
         .map_err(|e| match e {
             ApiError::NotFound(_) => not_found(),
             other => other,
         })?;
+    Ok((run, output))
+}
+
+pub async fn get_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<RunWithOutput>, ApiError> {
+    let (run, output) = visible_run(&state, &caller, &id).await?;
     Ok(Json(RunWithOutput {
         run: RunView::from(&run),
         output: output.map(OutputView::from),
