@@ -28,6 +28,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 422: well-formed, but refused (an idempotency key used for another request).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// A dependency is down: nothing was changed; try again.
     #[error("{what} is unavailable")]
     Unavailable { what: &'static str, cause: String },
@@ -58,6 +61,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -158,6 +162,10 @@ impl From<ManagerError> for ApiError {
             ErrorKind::Invalid => ApiError::bad_request("invalid", message),
             ErrorKind::NotFound => ApiError::NotFound(message),
             ErrorKind::Conflict => ApiError::Conflict(message),
+            ErrorKind::KeyReused => ApiError::Unprocessable {
+                code: "idempotency_key_reused",
+                message,
+            },
             ErrorKind::Unavailable => ApiError::Unavailable {
                 what: "the manager's dependencies",
                 cause: message,

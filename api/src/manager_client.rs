@@ -5,9 +5,10 @@
 
 use distcron_core::internal::{
     CreateJob, CreateUser, DisableUser, ErrorBody, ErrorKind, FinishJob, Kill, KillAnswer,
-    RotateToken, UserState,
+    PauseJob, RotateToken, TriggerAnswer, TriggerJob, UserState,
 };
 use distcron_core::{Job, JobId, RunId, UserName};
+use distcron_store::Pause;
 use distcron_zk::{ZkError, ZkSession};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -139,6 +140,28 @@ impl ManagerClient {
 
     pub async fn finish_job(&self, id: &JobId, req: &FinishJob) -> Result<Job, ManagerError> {
         self.post(&format!("/internal/jobs/{id}/finish"), req).await
+    }
+
+    pub async fn pause_job(
+        &self,
+        id: &JobId,
+        what: Pause,
+        req: &PauseJob,
+    ) -> Result<Job, ManagerError> {
+        let verb = match what {
+            Pause::Pause => "pause",
+            Pause::Resume => "resume",
+        };
+        self.post(&format!("/internal/jobs/{id}/{verb}"), req).await
+    }
+
+    pub async fn trigger_job(
+        &self,
+        id: &JobId,
+        req: &TriggerJob,
+    ) -> Result<TriggerAnswer, ManagerError> {
+        self.post(&format!("/internal/jobs/{id}/trigger"), req)
+            .await
     }
 
     pub async fn kill_job(&self, id: &JobId, req: &Kill) -> Result<KillAnswer, ManagerError> {

@@ -32,8 +32,12 @@ pub struct JobView {
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,
-    /// The next scheduled time, or null when the job is off the schedule.
+    /// The next scheduled time, or null when the job is off the schedule (paused included).
     pub next_run_at: Option<String>,
+    /// When the pause in force (status `paused`), or the latest one, began; null if never.
+    pub paused_at: Option<String>,
+    /// When the job was last resumed: its ticks count from there; null if never.
+    pub resumed_at: Option<String>,
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -76,6 +80,8 @@ impl JobView {
             created_at: rfc3339(job.created_at),
             updated_at: rfc3339(job.updated_at),
             next_run_at: next_run_at.map(rfc3339),
+            paused_at: job.paused_at.map(rfc3339),
+            resumed_at: job.resumed_at.map(rfc3339),
         }
     }
 }

@@ -68,7 +68,7 @@ async fn insert_job(api: &TestApi, owner: &str) -> JobId {
     let job = Job::new(JobId::new(), owner.clone(), spec, Utc::now());
     match api
         .store
-        .begin_create_job(&job, &owner)
+        .begin_create_job(&job, &owner, None)
         .await
         .expect("insert")
     {

@@ -4,7 +4,7 @@
 //! [`ErrorKind`], which the API server maps once to its public answer.
 
 use crate::job::{JobId, JobSpec, UserName};
-use crate::run::RunId;
+use crate::run::{Run, RunId};
 use serde::{Deserialize, Serialize};
 
 /// `POST /internal/jobs`: persist and publish a job the API server has validated (its file,
@@ -16,12 +16,40 @@ pub struct CreateJob {
     pub id: JobId,
     pub owner: UserName,
     pub spec: JobSpec,
+    /// The request's `Idempotency-Key`: a job of the owner's created with it already is the
+    /// answer if its definition is this one, and a refusal (`key_reused`) if not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 /// `POST /internal/jobs/{id}/finish`: take a job off the schedule.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FinishJob {
     pub actor: UserName,
+}
+
+/// `POST /internal/jobs/{id}/pause` and `/resume`: take a job off its schedule for a while, or
+/// put it back, counting its ticks from the resume. Either answers the job as it now is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PauseJob {
+    pub actor: UserName,
+}
+
+/// `POST /internal/jobs/{id}/trigger`: queue a run of the job now, outside its schedule, for
+/// its owner worker. The same `idempotency_key` again for the job answers the run it queued.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TriggerJob {
+    pub actor: UserName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// What a trigger did: the run, and whether this request queued it (`false`: an earlier
+/// request with the same idempotency key did).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TriggerAnswer {
+    pub run: Run,
+    pub queued: bool,
 }
 
 /// `POST /internal/users`: create a user. The API server generated the token and sends only
@@ -100,17 +128,20 @@ pub enum ErrorKind {
     Conflict,
     /// A dependency of the leader (MySQL, ZooKeeper, S3) is down: nothing was changed.
     Unavailable,
+    /// An idempotency key used before for another request.
+    KeyReused,
     Internal,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::NotLeader,
         ErrorKind::Unauthorized,
         ErrorKind::Invalid,
         ErrorKind::NotFound,
         ErrorKind::Conflict,
         ErrorKind::Unavailable,
+        ErrorKind::KeyReused,
         ErrorKind::Internal,
     ];
 
@@ -124,6 +155,7 @@ impl ErrorKind {
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::Unavailable => 503,
+            ErrorKind::KeyReused => 422,
             ErrorKind::Internal => 500,
         }
     }

@@ -27,6 +27,10 @@ pub struct JobTask {
     pub owner: UserName,
     /// Ticks are counted from here: a new job's first tick is its first fire time after this.
     pub created_at: DateTime<Utc>,
+    /// The latest resume of a paused job: nothing before it is caught up (a worker's cursor
+    /// never goes below it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_at: Option<DateTime<Utc>>,
     /// The owner's own uid, which the job's runs get (unless it is privileged or names
     /// `run_as`). A task without one does not run: its runs would share a uid with others'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,6 +47,7 @@ impl JobTask {
             version: job.version,
             owner: job.owner.clone(),
             created_at: job.created_at,
+            resumed_at: job.resumed_at,
             run_uid,
             spec: job.spec.clone(),
         }

@@ -117,6 +117,9 @@ pub struct Run {
     pub scheduled_at: DateTime<Utc>,
     /// 1 for the tick's first attempt; retries count up.
     pub attempt: u16,
+    /// Who asked for this run outside the schedule (`POST /jobs/{id}/trigger`); `None` for
+    /// the schedule's own runs.
+    pub triggered_by: Option<String>,
     pub status: RunStatus,
     pub reason: Option<String>,
     pub worker_id: Option<String>,
@@ -144,6 +147,7 @@ pub mod skip {
     pub const MISFIRE: &str = "misfire: the scheduled time passed while no worker could run it";
     pub const OVERLAP: &str = "concurrency forbid: the previous run was still running";
     pub const DELETED: &str = "the job was taken off the schedule";
+    pub const PAUSED: &str = "the job is paused";
 }
 
 /// A row a worker writes before it starts anything: `Running` for a run it is about to start,
@@ -229,6 +233,7 @@ mod tests {
             job_id: JobId::new(),
             scheduled_at: now,
             attempt: 1,
+            triggered_by: None,
             status: RunStatus::Running,
             reason: None,
             worker_id: Some("worker-1".into()),

@@ -89,7 +89,21 @@ impl ApiClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> reqwest::Result<Answer> {
+        self.try_request_with(method, path, body, &[]).await
+    }
+
+    /// A request with headers of its own (say, `Idempotency-Key`).
+    pub async fn try_request_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Result<Answer> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
@@ -120,6 +134,18 @@ impl ApiClient {
 
     pub async fn post(&self, path: &str, body: &Value) -> Answer {
         self.request(Method::POST, path, Some(body)).await
+    }
+
+    /// A POST with headers of its own.
+    pub async fn post_with(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> Answer {
+        self.try_request_with(
+            Method::POST,
+            path,
+            Some(body.to_string().into_bytes()),
+            headers,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("POST {path} failed: {e}"))
     }
 
     pub async fn delete(&self, path: &str) -> Answer {

@@ -11,9 +11,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use distcron_core::internal::{
-    CreateJob, CreateUser, DisableUser, ErrorBody, ErrorKind, FinishJob, Kill, RotateToken,
+    CreateJob, CreateUser, DisableUser, ErrorBody, ErrorKind, FinishJob, Kill, PauseJob,
+    RotateToken, TriggerAnswer, TriggerJob,
 };
 use distcron_core::{Job, JobId, RunId, UserName};
+use distcron_store::Pause;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -43,6 +45,9 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/jobs", post(create_job))
         .route("/internal/jobs/{id}/finish", post(finish_job))
         .route("/internal/jobs/{id}/kill", post(kill_job))
+        .route("/internal/jobs/{id}/pause", post(pause_job))
+        .route("/internal/jobs/{id}/resume", post(resume_job))
+        .route("/internal/jobs/{id}/trigger", post(trigger_job))
         .route("/internal/runs/{id}/kill", post(kill_run))
         .route("/internal/users", post(create_user))
         .route("/internal/users/{name}/token", post(rotate_token))
@@ -92,6 +97,7 @@ impl From<WriteError> for InternalError {
             }
             WriteError::Conflict(m) => (ErrorKind::Conflict, m),
             WriteError::NotFound(m) => (ErrorKind::NotFound, m),
+            WriteError::KeyReused(m) => (ErrorKind::KeyReused, m),
             WriteError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal write failed");
                 (ErrorKind::Internal, "internal error".into())
@@ -160,7 +166,9 @@ async fn create_job(
         .map_err(|e| InternalError::invalid(e.to_string()))?;
     let job = Job::new(req.id, req.owner, req.spec, Utc::now());
     let actor = job.owner.clone();
-    let (job, created) = leader.create_job(job, &actor).await?;
+    let (job, created) = leader
+        .create_job(job, &actor, req.idempotency_key.as_deref())
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -177,6 +185,42 @@ async fn finish_job(
     let leader = leader(&state)?;
     let job = leader.finish_job(&job_id(&id)?, &req.actor).await?;
     Ok(Json(job).into_response())
+}
+
+async fn pause_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(req): Body<PauseJob>,
+) -> Result<Response, InternalError> {
+    let leader = leader(&state)?;
+    let job = leader
+        .pause_job(&job_id(&id)?, Pause::Pause, &req.actor)
+        .await?;
+    Ok(Json(job).into_response())
+}
+
+async fn resume_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(req): Body<PauseJob>,
+) -> Result<Response, InternalError> {
+    let leader = leader(&state)?;
+    let job = leader
+        .pause_job(&job_id(&id)?, Pause::Resume, &req.actor)
+        .await?;
+    Ok(Json(job).into_response())
+}
+
+async fn trigger_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(req): Body<TriggerJob>,
+) -> Result<Response, InternalError> {
+    let leader = leader(&state)?;
+    let (run, queued) = leader
+        .trigger_job(&job_id(&id)?, &req.actor, req.idempotency_key.as_deref())
+        .await?;
+    Ok(Json(TriggerAnswer { run, queued }).into_response())
 }
 
 fn job_id(id: &str) -> Result<JobId, InternalError> {

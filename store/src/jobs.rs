@@ -8,12 +8,12 @@ use distcron_core::{
 };
 use sqlx::{MySql, Transaction};
 
-const JOB_COLUMNS: &str = "id, name, owner, status, job_type, executable, sha256, schedule, timezone, \
+pub(crate) const JOB_COLUMNS: &str = "id, name, owner, status, job_type, executable, sha256, schedule, timezone, \
      timeout_seconds, privileged, run_as, version, created_at, updated_at, concurrency, misfire, retries, \
-     retry_backoff_seconds, retry_interrupted, memory_mb, cpu_millis, max_processes";
+     retry_backoff_seconds, retry_interrupted, memory_mb, cpu_millis, max_processes, paused_at, resumed_at";
 
 #[derive(sqlx::FromRow)]
-struct JobRow {
+pub(crate) struct JobRow {
     id: String,
     name: Option<String>,
     owner: String,
@@ -37,6 +37,8 @@ struct JobRow {
     memory_mb: Option<u32>,
     cpu_millis: Option<u32>,
     max_processes: Option<u32>,
+    paused_at: Option<DateTime<Utc>>,
+    resumed_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -52,6 +54,8 @@ impl TryFrom<JobRow> for Job {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            paused_at: r.paused_at,
+            resumed_at: r.resumed_at,
             spec: JobSpec {
                 name: r.name.clone(),
                 job_type: r
@@ -130,6 +134,17 @@ impl Store {
         row.map(Job::try_from).transpose()
     }
 
+    /// The owner's job created with this idempotency key, if any.
+    pub async fn job_of_key(&self, owner: &UserName, key: &str) -> Result<Option<Job>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ? AND idempotency_key = ?");
+        let row: Option<JobRow> = sqlx::query_as(&sql)
+            .bind(owner.as_str())
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(Job::try_from).transpose()
+    }
+
     pub async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
         let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE 1=1");
         if filter.owner.is_some() {
@@ -158,13 +173,21 @@ impl Store {
 
     /// Every job that is on the schedule: what ZooKeeper must reflect.
     pub async fn active_jobs(&self) -> Result<Vec<Job>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE status <> 'finished' ORDER BY id");
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ('scheduled', 'error') ORDER BY id"
+        );
         let rows: Vec<JobRow> = sqlx::query_as(&sql).fetch_all(self.pool()).await?;
         rows.into_iter().map(Job::try_from).collect()
     }
 
-    /// Inserts `job` (and its audit row) in a transaction left open for the caller.
-    pub async fn begin_create_job(&self, job: &Job, actor: &UserName) -> Result<CreateOutcome> {
+    /// Inserts `job` (and its audit row) in a transaction left open for the caller. A job
+    /// with its id, or of its owner with its idempotency key, is answered instead.
+    pub async fn begin_create_job(
+        &self,
+        job: &Job,
+        actor: &UserName,
+        idempotency_key: Option<&str>,
+    ) -> Result<CreateOutcome> {
         let mut tx = self.pool().begin().await?;
         // The owner must be enabled, and stay so until this commits: disabling a user locks its
         // row for update, so it waits for this job, and then finishes it with the others.
@@ -194,8 +217,9 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO jobs (id, name, owner, status, job_type, executable, sha256, schedule, timezone, \
              timeout_seconds, privileged, run_as, version, created_at, updated_at, concurrency, misfire, \
-             retries, retry_backoff_seconds, retry_interrupted, memory_mb, cpu_millis, max_processes) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             retries, retry_backoff_seconds, retry_interrupted, memory_mb, cpu_millis, max_processes, \
+             idempotency_key) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(job.id.to_string())
         .bind(&s.name)
@@ -220,13 +244,21 @@ impl Store {
         .bind(s.resources.memory_mb)
         .bind(s.resources.cpu_millis)
         .bind(s.resources.max_processes)
+        .bind(idempotency_key)
         .execute(&mut *tx)
         .await;
         match inserted.map_err(StoreError::from) {
             Ok(_) => {}
             Err(StoreError::Conflict(_)) => {
                 tx.rollback().await?;
-                return match self.get_job(&job.id).await? {
+                let existing = match self.get_job(&job.id).await? {
+                    Some(existing) => Some(existing),
+                    None => match idempotency_key {
+                        Some(key) => self.job_of_key(&job.owner, key).await?,
+                        None => None,
+                    },
+                };
+                return match existing {
                     Some(existing) => Ok(CreateOutcome::Exists(Box::new(existing))),
                     None => Err(StoreError::Conflict(format!("job {} conflicts", job.id))),
                 };

@@ -6,21 +6,25 @@ mod audit;
 mod blobs;
 mod error;
 mod jobs;
+mod pauses;
 mod retries;
 mod revocation;
 mod runs;
 mod starts;
 mod stops;
+mod triggers;
 mod users;
 
 pub use audit::AuditRow;
 pub use error::{Result, StoreError};
 pub use jobs::{CreateOutcome, JobFilter, JobTx};
+pub use pauses::{Pause, PauseOutcome, PauseRow};
 pub use retries::{PendingRetry, RetryClaim, StaleRun};
 pub use revocation::{DisabledUser, OWNER_DISABLED};
 pub use runs::{Claimant, JobStatusChange, Tick};
 pub use starts::StartCheck;
 pub use stops::{Kills, RunKill, killed_by};
+pub use triggers::{Trigger, Triggered, manual_time};
 pub use users::{User, hash_token};
 
 use secrecy::{ExposeSecret, SecretString};

@@ -47,31 +47,38 @@ pub struct PendingRetry {
     pub not_before: DateTime<Utc>,
     /// The worker expected to run it.
     pub worker_id: Option<String>,
+    /// Who asked for the run outside the schedule, if anyone did (`Run::triggered_by`).
+    pub triggered_by: Option<String>,
 }
 
-type PendingRow = (
+pub(crate) type PendingRow = (
     String,
     String,
     DateTime<Utc>,
     u16,
     Option<DateTime<Utc>>,
     Option<String>,
+    Option<String>,
 );
 
-const PENDING_COLUMNS: &str = "id, job_id, scheduled_at, attempt, not_before, worker_id";
+pub(crate) const PENDING_COLUMNS: &str =
+    "id, job_id, scheduled_at, attempt, not_before, worker_id, triggered_by";
 
-fn pending(rows: Vec<PendingRow>) -> Vec<PendingRetry> {
+pub(crate) fn pending(rows: Vec<PendingRow>) -> Vec<PendingRetry> {
     rows.into_iter()
-        .filter_map(|(id, job, at, attempt, not_before, worker_id)| {
-            Some(PendingRetry {
-                id: id.parse().ok()?,
-                job_id: job.parse().ok()?,
-                scheduled_at: at,
-                attempt,
-                not_before: not_before.unwrap_or(at),
-                worker_id,
-            })
-        })
+        .filter_map(
+            |(id, job, at, attempt, not_before, worker_id, triggered_by)| {
+                Some(PendingRetry {
+                    id: id.parse().ok()?,
+                    job_id: job.parse().ok()?,
+                    scheduled_at: at,
+                    attempt,
+                    not_before: not_before.unwrap_or(at),
+                    worker_id,
+                    triggered_by,
+                })
+            },
+        )
         .collect()
 }
 
@@ -98,13 +105,14 @@ impl Store {
                 .bind(job_id.to_string())
                 .fetch_optional(&mut *tx)
                 .await?;
-        if job.is_none_or(|(status,)| status == JobStatus::Finished.as_str()) {
+        // Off the schedule (finished or paused): nothing more of the job runs.
+        if job.is_none_or(|(status,)| !status.parse().is_ok_and(|s: JobStatus| s.is_active())) {
             tx.rollback().await?;
             return Ok(None);
         }
         sqlx::query(
-            "INSERT INTO runs (id, job_id, scheduled_at, attempt, status, worker_id, created_at, not_before) \
-             SELECT ?, r.job_id, r.scheduled_at, ?, 'pending', ?, NOW(6), ? FROM runs r \
+            "INSERT INTO runs (id, job_id, scheduled_at, attempt, triggered_by, status, worker_id, created_at, not_before) \
+             SELECT ?, r.job_id, r.scheduled_at, ?, r.triggered_by, 'pending', ?, NOW(6), ? FROM runs r \
              WHERE r.job_id = ? AND r.scheduled_at = ? AND r.attempt = ? AND r.status = ? \
              ON DUPLICATE KEY UPDATE id = runs.id",
         )
@@ -279,16 +287,16 @@ impl Store {
         }
         if retry {
             sqlx::query(
-                "INSERT INTO runs (id, job_id, scheduled_at, attempt, status, worker_id, created_at, not_before) \
-                 SELECT ?, ?, ?, ?, 'pending', ?, NOW(6), NOW(6) FROM jobs WHERE id = ? AND status <> 'finished' \
+                "INSERT INTO runs (id, job_id, scheduled_at, attempt, triggered_by, status, worker_id, created_at, not_before) \
+                 SELECT ?, r.job_id, r.scheduled_at, ?, r.triggered_by, 'pending', ?, NOW(6), NOW(6) \
+                 FROM runs r JOIN jobs j ON j.id = r.job_id \
+                 WHERE r.id = ? AND j.status IN ('scheduled', 'error') \
                  ON DUPLICATE KEY UPDATE id = runs.id",
             )
             .bind(RunId::new().to_string())
-            .bind(&run.job_id)
-            .bind(run.scheduled_at)
             .bind(run.attempt + 1)
             .bind(owner)
-            .bind(&run.job_id)
+            .bind(&run.id)
             .execute(&mut *tx)
             .await?;
         } else if distcron_core::Schedule::parse(&run.schedule).is_ok_and(|s| s.is_once()) {

@@ -40,6 +40,7 @@ pub(crate) struct RunRow {
     job_id: String,
     scheduled_at: DateTime<Utc>,
     attempt: u16,
+    triggered_by: Option<String>,
     status: String,
     reason: Option<String>,
     worker_id: Option<String>,
@@ -50,7 +51,7 @@ pub(crate) struct RunRow {
     term_signal: Option<i32>,
 }
 
-pub(crate) const RUN_COLUMNS: &str = "id, job_id, scheduled_at, attempt, status, reason, worker_id, created_at, \
+pub(crate) const RUN_COLUMNS: &str = "id, job_id, scheduled_at, attempt, triggered_by, status, reason, worker_id, created_at, \
      started_at, finished_at, exit_code, term_signal";
 
 impl TryFrom<RunRow> for Run {
@@ -64,6 +65,7 @@ impl TryFrom<RunRow> for Run {
             job_id: r.job_id.parse().map_err(|e| corrupt("job_id", &e))?,
             scheduled_at: r.scheduled_at,
             attempt: r.attempt,
+            triggered_by: r.triggered_by,
             status: r.status.parse().map_err(|e| corrupt("status", &e))?,
             reason: r.reason,
             worker_id: r.worker_id,
@@ -183,11 +185,13 @@ impl Store {
     }
 
     /// The latest scheduled time recorded for each job: everything up to it is accounted for.
+    /// Runs asked for outside the schedule do not count: they say nothing of its ticks.
     pub async fn last_accounted(&self, jobs: &[JobId]) -> Result<HashMap<JobId, DateTime<Utc>>> {
         let mut out = HashMap::with_capacity(jobs.len());
         for chunk in jobs.chunks(CHUNK) {
-            let mut q: QueryBuilder<MySql> =
-                QueryBuilder::new("SELECT job_id, MAX(scheduled_at) FROM runs WHERE job_id IN (");
+            let mut q: QueryBuilder<MySql> = QueryBuilder::new(
+                "SELECT job_id, MAX(scheduled_at) FROM runs WHERE triggered_by IS NULL AND job_id IN (",
+            );
             let mut ids = q.separated(", ");
             for j in chunk {
                 ids.push_bind(j.to_string());

@@ -11,15 +11,19 @@ use crate::recorder::{Record, Recorder};
 use distcron_core::RunEnd;
 use distcron_core::payload::JobTask;
 use distcron_core::run::skip;
-use distcron_core::{JobType, RunStatus};
+use distcron_core::{JobStatus, JobType, RunStatus};
 use distcron_store::{StartCheck, Store};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-/// Why a checked run is not started: its job is no longer on its schedule.
-pub fn not_startable() -> RunEnd {
-    RunEnd::not_started(RunStatus::Skipped, skip::DELETED)
+/// Why a checked run is not started: its job is no longer on its schedule (`status`, as the
+/// check found it: paused, finished, or no row).
+pub fn not_startable(status: Option<JobStatus>) -> RunEnd {
+    match status {
+        Some(JobStatus::Paused) => RunEnd::not_started(RunStatus::Skipped, skip::PAUSED),
+        _ => RunEnd::not_started(RunStatus::Skipped, skip::DELETED),
+    }
 }
 
 pub struct Runner {
@@ -178,7 +182,7 @@ impl RunTask {
                 )
             })?;
         if !check.may_start(&spec.task.id) {
-            return Err(not_startable());
+            return Err(not_startable(check.status(&spec.task.id)));
         }
         if let Some(reason) = self.inflight.take_killed_claim(&spec.run_id) {
             return Err(killed_before_start(&reason));

@@ -26,8 +26,24 @@ pub struct Session {
     pub gate: Arc<Gate>,
     pub scheduler: mpsc::UnboundedSender<Command>,
     pub registered: Arc<AtomicBool>,
-    /// Woken when the stop nudge changes: `upkeep::renew_leases` reads the kills then.
-    pub stops: Arc<tokio::sync::Notify>,
+    /// Woken when the nudge changes.
+    pub stops: Arc<Nudge>,
+}
+
+/// The leader's nudge (`/stops/<id>` changed: a kill of one of this worker's runs recorded, or
+/// a run queued for it to start now): `upkeep::renew_leases` reads the kills, and
+/// `upkeep::poll_retries` the queued runs, at once.
+#[derive(Debug, Default)]
+pub struct Nudge {
+    pub kills: tokio::sync::Notify,
+    pub pending: tokio::sync::Notify,
+}
+
+impl Nudge {
+    pub fn notify(&self) {
+        self.kills.notify_one();
+        self.pending.notify_one();
+    }
 }
 
 /// The session's two persistent watches: its assignments (recursive) and its stop nudge.
@@ -190,7 +206,7 @@ impl Session {
         self.registered.store(true, Ordering::Release);
         tracing::info!(worker = %self.registration.id, session = ?client.session_id(), timeout_ms = client.session_timeout().as_millis() as u64, "registered; launching");
         // Kills asked while this worker was away are read now.
-        self.stops.notify_one();
+        self.stops.notify();
         Ok(Some(watches))
     }
 
@@ -230,7 +246,7 @@ impl Session {
                             Ok(fresh) => watches = fresh,
                             Err(e) => tracing::warn!(error = %e, "cannot watch assignments again yet"),
                         }
-                        self.stops.notify_one();
+                        self.stops.notify();
                         // Watch events may have been lost while disconnected.
                         relist = true;
                     }
@@ -240,7 +256,7 @@ impl Session {
                 // after its session's terminal event, which `states` reports first.
                 event = watches.stops.changed(), if client.state() == SessionState::SyncConnected => {
                     if event.event_type != EventType::Session {
-                        self.stops.notify_one();
+                        self.stops.notify();
                     }
                 }
                 event = watches.assignments.changed(), if client.state() == SessionState::SyncConnected => {

@@ -10,14 +10,15 @@ use distcron_core::{Concurrency, JobOptions, Misfire};
 /// At most this many missed ticks of one job are accounted for at once.
 pub const MAX_MISSED: usize = 100_000;
 
-/// Where a new job's ticks start: ticks strictly after its creation; a one-shot job's single
-/// tick is its creation time.
+/// Where a new job's ticks start: ticks strictly after its creation (or its latest resume); a
+/// one-shot job's single tick is its creation time.
 pub fn anchor(task: &JobTask) -> DateTime<Utc> {
-    if task.spec.schedule.is_once() {
+    let start = if task.spec.schedule.is_once() {
         task.created_at - chrono::Duration::microseconds(1)
     } else {
         task.created_at
-    }
+    };
+    task.resumed_at.map_or(start, |r| r.max(start))
 }
 
 /// The job's first tick strictly after `after`.
@@ -116,6 +117,7 @@ mod tests {
             version: 1,
             owner: UserName::parse("alice").expect("name"),
             created_at: at(10) + chrono::Duration::milliseconds(500),
+            resumed_at: None,
             run_uid: Some(200_000),
             spec: JobSpec {
                 name: None,
@@ -151,6 +153,17 @@ mod tests {
             between(&t, anchor(&t), at(13)),
             vec![at(11), at(12), at(13)]
         );
+    }
+
+    #[test]
+    fn a_resumed_job_counts_its_ticks_from_its_resume_so_nothing_of_the_pause_is_caught_up() {
+        let mut t = task("* * * * * *");
+        t.resumed_at = Some(at(20) + chrono::Duration::milliseconds(300));
+        assert_eq!(next_tick(&t, anchor(&t)), Some(at(21)));
+        assert!(between(&t, anchor(&t), at(20)).is_empty());
+        // A resume from before the creation (a clock's error) never moves the start back.
+        t.resumed_at = Some(at(5));
+        assert_eq!(anchor(&t), t.created_at);
     }
 
     #[test]

@@ -7,11 +7,12 @@ use crate::gate::Gate;
 use crate::guardian::Guardian;
 use crate::inflight::InFlight;
 use crate::scheduler::Command;
+use crate::session::Nudge;
 use chrono::Utc;
 use distcron_store::{Claimant, PendingRetry, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Renews the lease of every run in flight, every quarter of the lease, and then stops the runs
@@ -24,7 +25,7 @@ pub async fn renew_leases(
     gate: Arc<Gate>,
     inflight: Arc<InFlight>,
     lease: Duration,
-    stops: Arc<Notify>,
+    stops: Arc<Nudge>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(lease / 4);
@@ -33,7 +34,7 @@ pub async fn renew_leases(
         let nudged = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
             _ = tick.tick() => false,
-            _ = stops.notified() => true,
+            _ = stops.kills.notified() => true,
         };
         if !nudged {
             let sent = Instant::now();
@@ -161,12 +162,14 @@ pub async fn check_clock(
 /// Every second, reads the retries waiting for this worker (its own index range: none of the
 /// cluster's other retries) and hands them to the scheduler, which starts each at its time.
 /// Retries this worker queued itself reach the scheduler at once; this finds those the leader
-/// queued for it (a dead worker's interrupted runs) or pointed at it.
+/// queued for it (a dead worker's interrupted runs, runs asked for now) or pointed at it, and
+/// at once when the leader nudges it about a run to start now.
 pub async fn poll_retries(
     store: Store,
     worker_id: String,
     scheduler: mpsc::UnboundedSender<Vec<PendingRetry>>,
     gate: Arc<Gate>,
+    nudge: Arc<Nudge>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -175,6 +178,7 @@ pub async fn poll_retries(
         tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
             _ = tick.tick() => {}
+            _ = nudge.pending.notified() => {}
         }
         if !gate.is_open() {
             continue;
@@ -230,8 +234,8 @@ pub struct Upkeep {
     pub lease: Duration,
     pub fence_after: Duration,
     pub max_clock_skew: Duration,
-    /// The session's stop nudge.
-    pub stops: Arc<Notify>,
+    /// The leader's nudge, through the session.
+    pub stops: Arc<Nudge>,
 }
 
 impl Upkeep {
@@ -248,7 +252,7 @@ impl Upkeep {
                 self.gate.clone(),
                 self.inflight.clone(),
                 self.lease,
-                self.stops,
+                self.stops.clone(),
                 token.clone(),
             ),
         );
@@ -282,7 +286,14 @@ impl Upkeep {
         );
         supervisor.spawn(
             "retries",
-            poll_retries(self.store, worker_id, self.retries, self.gate, token),
+            poll_retries(
+                self.store,
+                worker_id,
+                self.retries,
+                self.gate,
+                self.stops,
+                token,
+            ),
         );
     }
 }

@@ -131,7 +131,7 @@ fn spawn_tasks(supervisor: &mut Supervisor, settings: &Settings, shared: &Shared
     let token = supervisor.token();
     let (commands, command_rx) = tokio::sync::mpsc::unbounded_channel();
     let (retries, retries_rx) = tokio::sync::mpsc::unbounded_channel();
-    let stops = Arc::new(tokio::sync::Notify::new());
+    let stops = Arc::new(session::Nudge::default());
     let session = session::Session {
         zookeeper: settings.zookeeper.clone(),
         registration: tasks.registration,

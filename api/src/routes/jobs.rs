@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, QueryParams};
 use crate::routes::job_request::{CreateJobRequest, Source};
-use crate::routes::params::{next_page_headers, page_limit};
+use crate::routes::params::{idempotency_key, next_page_headers, page_limit};
 use crate::state::AppState;
 use crate::view::JobView;
 use axum::Json;
@@ -19,11 +19,15 @@ use distcron_core::{Job, JobId, JobStatus, UserName};
 use distcron_store::JobFilter;
 use serde::Deserialize;
 
+/// With an `Idempotency-Key` header, the same key and body again answer the job the first
+/// request created (and create nothing); the same key with another body is a 422.
 pub async fn create_job(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<CreateJobRequest>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    let idempotency_key = idempotency_key(&headers)?;
     let (mut spec, executable) = req.into_spec()?;
     if spec.needs_admin() && !caller.0.is_admin {
         return Err(ApiError::Forbidden(
@@ -54,6 +58,7 @@ pub async fn create_job(
             id: JobId::new(),
             owner: caller.0.name.clone(),
             spec,
+            idempotency_key,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(JobView::new(&job, Utc::now()))))

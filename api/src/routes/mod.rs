@@ -5,8 +5,10 @@ mod job_request;
 mod jobs;
 mod kills;
 mod params;
+mod pauses;
 mod runs;
 mod schedule;
+mod triggers;
 mod users;
 mod workers;
 
@@ -24,6 +26,9 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}", get(jobs::get_job).delete(jobs::delete_job))
         .route("/jobs/{id}/runs", get(runs::list_runs))
         .route("/jobs/{id}/kill", post(kills::kill_job))
+        .route("/jobs/{id}/pause", post(pauses::pause_job))
+        .route("/jobs/{id}/resume", post(pauses::resume_job))
+        .route("/jobs/{id}/trigger", post(triggers::trigger_job))
         .route("/runs/{id}", get(runs::get_run))
         .route("/runs/{id}/kill", post(kills::kill_run))
         .route("/workers", get(workers::list_workers))

@@ -1,4 +1,5 @@
-//! What several routes read the same way: schedules with their time zone, and pages.
+//! What several routes read the same way: schedules with their time zone, pages, and the
+//! `Idempotency-Key` header.
 
 use crate::error::ApiError;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -56,4 +57,28 @@ pub(crate) fn next_page_headers(next: &str, cursor: &str) -> HeaderMap {
         headers.insert("x-next-cursor", v);
     }
     headers
+}
+
+/// The longest idempotency key taken.
+const MAX_KEY: usize = 255;
+
+/// The `Idempotency-Key` header, if there is one: 1 to 255 visible ASCII characters.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = |why: &str| ApiError::BadRequest {
+        code: "invalid_idempotency_key",
+        message: format!("Idempotency-Key: {why}"),
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| bad("must be visible ASCII characters"))?;
+    if key.is_empty() || key.len() > MAX_KEY {
+        return Err(bad(&format!("must be 1 to {MAX_KEY} characters")));
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("must be visible ASCII characters, without spaces"));
+    }
+    Ok(Some(key.to_string()))
 }

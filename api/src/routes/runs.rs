@@ -21,6 +21,10 @@ pub struct RunView {
     pub job_id: String,
     pub scheduled_at: String,
     pub attempt: u16,
+    /// `schedule`, or `manual` for a run asked for with `POST /jobs/{id}/trigger`.
+    pub trigger: &'static str,
+    /// Who asked for a manual run; null for the schedule's.
+    pub triggered_by: Option<String>,
     pub status: &'static str,
     pub reason: Option<String>,
     pub worker: Option<String>,
@@ -38,6 +42,12 @@ impl From<&Run> for RunView {
             job_id: r.job_id.to_string(),
             scheduled_at: rfc3339(r.scheduled_at),
             attempt: r.attempt,
+            trigger: if r.triggered_by.is_some() {
+                "manual"
+            } else {
+                "schedule"
+            },
+            triggered_by: r.triggered_by.clone(),
             status: r.shown_status(),
             reason: r.reason.clone(),
             worker: r.worker_id.clone(),

@@ -193,20 +193,28 @@ pub enum JobStatus {
     Finished,
     /// Its latest run failed; it stays on its schedule.
     Error,
+    /// Off the schedule until resumed: the ticks in between never run.
+    Paused,
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 3] = [JobStatus::Scheduled, JobStatus::Finished, JobStatus::Error];
+    pub const ALL: [JobStatus; 4] = [
+        JobStatus::Scheduled,
+        JobStatus::Finished,
+        JobStatus::Error,
+        JobStatus::Paused,
+    ];
     pub fn as_str(&self) -> &'static str {
         match self {
             JobStatus::Scheduled => "scheduled",
             JobStatus::Finished => "finished",
             JobStatus::Error => "error",
+            JobStatus::Paused => "paused",
         }
     }
     /// Whether jobs in this state are on the schedule (and so published to workers).
     pub fn is_active(&self) -> bool {
-        !matches!(self, JobStatus::Finished)
+        matches!(self, JobStatus::Scheduled | JobStatus::Error)
     }
 }
 
@@ -222,7 +230,9 @@ impl FromStr for JobStatus {
         JobStatus::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown status `{s}`: expected scheduled, finished or error"))
+            .ok_or_else(|| {
+                format!("unknown status `{s}`: expected scheduled, paused, finished or error")
+            })
     }
 }
 
@@ -376,6 +386,12 @@ pub struct Job {
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the pause in force (status `paused`) or the latest one began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<DateTime<Utc>>,
+    /// When the job was last resumed: its ticks count from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_at: Option<DateTime<Utc>>,
     #[serde(flatten)]
     pub spec: JobSpec,
 }
@@ -392,6 +408,8 @@ impl Job {
             version: 1,
             created_at: now,
             updated_at: now,
+            paused_at: None,
+            resumed_at: None,
             spec,
         }
     }
@@ -546,6 +564,8 @@ mod tests {
             version: 1,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            paused_at: None,
+            resumed_at: None,
             spec: command("ls -la"),
         };
         let v = serde_json::to_value(&job).expect("serializes");

@@ -65,8 +65,9 @@ impl Leader {
         }
     }
 
-    /// Changes `/stops/<worker>` (creating it the first time), which the worker watches.
-    async fn nudge(&self, worker: &str) -> Result<(), zk::Error> {
+    /// Changes `/stops/<worker>` (creating it the first time), which the worker watches: it
+    /// reads the kills of its runs, and the runs queued for it to start now, at once.
+    pub(crate) async fn nudge(&self, worker: &str) -> Result<(), zk::Error> {
         if !layout::is_valid_worker_id(worker) {
             return Ok(());
         }

@@ -8,7 +8,9 @@
 
 pub mod election;
 pub mod kills;
+pub mod pauses;
 pub mod revocation;
+pub mod triggers;
 pub mod writes;
 
 use crate::plan::{self, Op};

@@ -26,6 +26,9 @@ pub enum WriteError {
     Conflict(String),
     #[error("{0}")]
     NotFound(String),
+    /// An idempotency key used before for another request.
+    #[error("{0}")]
+    KeyReused(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -78,7 +81,14 @@ impl Published {
 
 impl Leader {
     /// Persists and publishes a new job. Replaying the same job id returns the stored job.
-    pub async fn create_job(&self, job: Job, actor: &UserName) -> Result<(Job, bool), WriteError> {
+    /// With an idempotency key, the owner's job created with it is the answer instead, if its
+    /// definition is this one (and a refusal if not).
+    pub async fn create_job(
+        &self,
+        job: Job,
+        actor: &UserName,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Job, bool), WriteError> {
         let _shared = self.ops.read().await;
         let workers = reconcile::observe_workers(self.client()).await?;
         if let Some(why) = Placement::new(&workers).fits_nowhere(&job.spec.resources) {
@@ -100,11 +110,22 @@ impl Leader {
         // Read before the transaction: a write holds one pooled connection at a time, or
         // creates in flight beyond the pool's size wait on each other until they time out.
         let run_uid = self.store.run_uid_of(&job.owner).await?;
-        let tx = match self.store.begin_create_job(&job, actor).await? {
+        let tx = match self
+            .store
+            .begin_create_job(&job, actor, idempotency_key)
+            .await?
+        {
             CreateOutcome::Exists(existing)
                 if existing.spec == job.spec && existing.owner == job.owner =>
             {
                 return Ok((*existing, false));
+            }
+            CreateOutcome::Exists(existing) if existing.id != job.id => {
+                return Err(WriteError::KeyReused(format!(
+                    "Idempotency-Key `{}` was used for another request: it created job {} with another definition",
+                    idempotency_key.unwrap_or_default(),
+                    existing.id
+                )));
             }
             CreateOutcome::Exists(_) => {
                 return Err(WriteError::Conflict(format!(

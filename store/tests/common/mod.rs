@@ -51,6 +51,8 @@ impl TestDb {
             version: 1,
             created_at: now,
             updated_at: now,
+            paused_at: None,
+            resumed_at: None,
             spec: JobSpec {
                 name: None,
                 job_type: JobType::Command,
@@ -68,7 +70,7 @@ impl TestDb {
         let admin = job.owner.clone();
         match self
             .store
-            .begin_create_job(&job, &admin)
+            .begin_create_job(&job, &admin, None)
             .await
             .expect("insert")
         {

@@ -40,6 +40,15 @@ pub struct Planned {
     pub prev_cursor: DateTime<Utc>,
 }
 
+/// A retry (or a run asked for now, outside the schedule) whose time has come.
+pub struct DueRetry {
+    pub task: Arc<JobTask>,
+    pub retry: PendingRetry,
+    /// Why it is not to run once claimed (a manual run of a `forbid` job with a run under
+    /// way): it is recorded `skipped` with this reason.
+    pub skip: Option<&'static str>,
+}
+
 /// What became of a launch, for the scheduler.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -206,12 +215,8 @@ impl Launcher {
     }
 
     /// Claims retries whose time has come (held by `hold`) and starts those this worker took.
-    pub async fn launch_retries(
-        self: Arc<Self>,
-        due: Vec<(Arc<JobTask>, PendingRetry)>,
-        _hold: Hold,
-    ) -> Report {
-        let ids: Vec<RunId> = due.iter().map(|(_, r)| r.id).collect();
+    pub async fn launch_retries(self: Arc<Self>, due: Vec<DueRetry>, _hold: Hold) -> Report {
+        let ids: Vec<RunId> = due.iter().map(|d| d.retry.id).collect();
         let claim = self.store.claim_retries(&ids, &self.claimant).await;
         if let Some(e) = &claim.error {
             tracing::warn!(error = %e, retries = claim.again.len(), "cannot claim retries; trying again shortly");
@@ -219,15 +224,29 @@ impl Launcher {
         let again: HashSet<RunId> = claim.again.iter().copied().collect();
         let mut report = Report::default();
         let mut starts = Vec::new();
-        for (task, r) in due {
+        for DueRetry {
+            task,
+            retry: r,
+            skip,
+        } in due
+        {
             if claim.taken.contains(&r.id) {
-                tracing::info!(job_id = %r.job_id, attempt = r.attempt, scheduled_at = %r.scheduled_at, "starting a retry");
-                starts.push(Start {
+                let start = Start {
                     task,
                     id: r.id,
                     at: r.scheduled_at,
                     attempt: r.attempt,
-                });
+                };
+                if let Some(reason) = skip {
+                    tracing::info!(job_id = %r.job_id, scheduled_at = %r.scheduled_at, reason, "not starting a manual run");
+                    self.recorder.record(Record::new(
+                        &start.spec(),
+                        RunEnd::not_started(RunStatus::Skipped, reason),
+                    ));
+                    continue;
+                }
+                tracing::info!(job_id = %r.job_id, attempt = r.attempt, scheduled_at = %r.scheduled_at, manual = r.triggered_by.is_some(), "starting a retry or a manual run");
+                starts.push(start);
             } else if again.contains(&r.id) {
                 report.retries_failed.push(r);
             }

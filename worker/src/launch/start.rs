@@ -35,7 +35,7 @@ pub(super) struct Start {
 }
 
 impl Start {
-    fn spec(&self) -> RunSpec {
+    pub(super) fn spec(&self) -> RunSpec {
         RunSpec {
             run_id: self.id,
             task: self.task.clone(),
@@ -182,7 +182,8 @@ impl Launcher {
                     self.runner.start_run(spec);
                 } else {
                     tracing::info!(job_id = %s.task.id, scheduled_at = %s.at, "the job is off its schedule; not starting its run");
-                    self.recorder.record(Record::new(&spec, not_startable()));
+                    self.recorder
+                        .record(Record::new(&spec, not_startable(check.status(&s.task.id))));
                 }
             }
         };

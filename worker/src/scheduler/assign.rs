@@ -4,7 +4,7 @@
 
 use super::queue::JobState;
 use super::{Command, Scheduler};
-use crate::ticks::next_tick;
+use crate::ticks::{anchor, next_tick};
 use distcron_core::JobId;
 use distcron_core::payload::JobTask;
 use std::collections::HashSet;
@@ -72,13 +72,15 @@ impl Scheduler {
         self.adopt(adopt);
     }
 
-    /// A new definition of a job this worker already runs: its cursor stays.
+    /// A new definition of a job this worker already runs: its cursor stays, but never below
+    /// the task's anchor (a resume this worker did not see the pause of: say, both happened
+    /// while it was disconnected, and the re-read finds the same version resumed).
     fn update(&mut self, task: JobTask) {
         let id = task.id;
         let Some(state) = self.jobs.get_mut(&id) else {
             return;
         };
-        if state.task.version == task.version {
+        if *state.task == task {
             return;
         }
         tracing::info!(job_id = %id, version = task.version, "job definition changed");
@@ -86,7 +88,9 @@ impl Scheduler {
             task.spec.job_type.is_blob() && task.spec.sha256 != state.task.spec.sha256;
         state.task = Arc::new(task);
         let task = state.task.clone();
-        let cursor = state.cursor;
+        let start = anchor(&task);
+        let cursor = state.cursor.map(|c| c.max(start));
+        state.cursor = cursor;
         if new_executable {
             self.prefetch(task.clone());
         }

@@ -8,10 +8,10 @@ use super::Adoption;
 use super::standing::{self, foreign_runs};
 use crate::cache::BlobCache;
 use crate::inflight::Hold;
-use crate::launch::{Launcher, Planned, Report};
+use crate::launch::{DueRetry, Launcher, Planned, Report};
 use distcron_core::payload::JobTask;
 use distcron_core::{JobId, RunId};
-use distcron_store::{PendingRetry, Store};
+use distcron_store::Store;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,12 +29,8 @@ pub trait Backend: Send + Sync + 'static {
     fn prefetch(&self, task: Arc<JobTask>) -> BoxFuture<'static, ()>;
     /// Claims the rows of decided ticks (held by `hold`) and starts each claimed run at its tick.
     fn launch(&self, planned: Vec<Planned>, hold: Hold) -> BoxFuture<'static, Report>;
-    /// Claims due retries and starts those this worker took.
-    fn launch_retries(
-        &self,
-        due: Vec<(Arc<JobTask>, PendingRetry)>,
-        hold: Hold,
-    ) -> BoxFuture<'static, Report>;
+    /// Claims due retries (and manual runs) and starts those this worker took.
+    fn launch_retries(&self, due: Vec<DueRetry>, hold: Hold) -> BoxFuture<'static, Report>;
 }
 
 /// The real thing: MySQL, the executable cache and the launcher.
@@ -81,11 +77,7 @@ impl Backend for Live {
         Box::pin(self.launcher.clone().launch(planned, hold))
     }
 
-    fn launch_retries(
-        &self,
-        due: Vec<(Arc<JobTask>, PendingRetry)>,
-        hold: Hold,
-    ) -> BoxFuture<'static, Report> {
+    fn launch_retries(&self, due: Vec<DueRetry>, hold: Hold) -> BoxFuture<'static, Report> {
         Box::pin(self.launcher.clone().launch_retries(due, hold))
     }
 }

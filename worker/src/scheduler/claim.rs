@@ -5,12 +5,15 @@
 
 use super::{Chore, RETRY_AFTER, Scheduler};
 use crate::exec::Stop;
-use crate::launch::{Planned, Report};
+use crate::launch::{DueRetry, Planned, Report};
 use crate::ticks::{Action, MAX_MISSED, Overlap, decide, next_tick};
 use chrono::{DateTime, Utc};
-use distcron_core::NewRun;
-use distcron_core::{Concurrency, JobId, RunId, RunStatus};
+use distcron_core::payload::JobTask;
+use distcron_core::run::skip;
+use distcron_core::{Concurrency, JobId, NewRun, RunId, RunStatus};
+use distcron_store::PendingRetry;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 impl Scheduler {
     /// Everything due now: decide each tick and launch the rows; launch the due retries.
@@ -38,9 +41,44 @@ impl Scheduler {
                 .deps
                 .inflight
                 .hold(due.retries.iter().map(|(_, r)| r.id));
-            let launch = self.deps.backend.launch_retries(due.retries, hold);
+            let retries = self.decide_retries(due.retries);
+            let launch = self.deps.backend.launch_retries(retries, hold);
             self.spawn_launch(Vec::new(), launch);
         }
+    }
+
+    /// A retry runs whatever runs meanwhile: its tick passed the job's concurrency policy
+    /// already. A run asked for now (manual, first attempt) has not: under `forbid` it is
+    /// skipped while another run is under way here or elsewhere, under `replace` the runs
+    /// here are stopped for it.
+    fn decide_retries(&mut self, due: Vec<(Arc<JobTask>, PendingRetry)>) -> Vec<DueRetry> {
+        let mut busy = None;
+        let mut out = Vec::with_capacity(due.len());
+        for (task, retry) in due {
+            let mut skip = None;
+            if retry.triggered_by.is_some() && retry.attempt == 1 {
+                let job = task.id;
+                match task.spec.options.concurrency {
+                    Concurrency::Allow => {}
+                    Concurrency::Forbid => {
+                        let foreign = self.jobs.get(&job).is_some_and(|s| !s.foreign.is_empty());
+                        let local = busy
+                            .get_or_insert_with(|| self.deps.inflight.busy_jobs())
+                            .contains(&job);
+                        if foreign || local {
+                            skip = Some(skip::OVERLAP);
+                        }
+                    }
+                    Concurrency::Replace => {
+                        for (_, run) in self.deps.inflight.of_job(&job) {
+                            run.control.stop(Stop::Replaced(retry.scheduled_at));
+                        }
+                    }
+                }
+            }
+            out.push(DueRetry { task, retry, skip });
+        }
+        out
     }
 
     /// Starts a launch task for these jobs' rows (or for retries, with no jobs).

@@ -63,6 +63,7 @@ mod tests {
             job_id: job,
             scheduled_at: now,
             attempt: 1,
+            triggered_by: None,
             status: RunStatus::Running,
             reason: None,
             worker_id: Some(worker.into()),

@@ -6,7 +6,7 @@ use super::{Adoption, Command, Deps, Scheduler};
 use crate::clock::{Clock, TokioClock};
 use crate::gate::Gate;
 use crate::inflight::{Hold, InFlight};
-use crate::launch::{Planned, Report};
+use crate::launch::{DueRetry, Planned, Report};
 use crate::recorder::Recorder;
 use chrono::{DateTime, TimeZone, Utc};
 use distcron_core::payload::JobTask;
@@ -121,11 +121,7 @@ impl Backend for Fake {
         Box::pin(async move { report })
     }
 
-    fn launch_retries(
-        &self,
-        _due: Vec<(Arc<JobTask>, PendingRetry)>,
-        _hold: Hold,
-    ) -> BoxFuture<'static, Report> {
+    fn launch_retries(&self, _due: Vec<DueRetry>, _hold: Hold) -> BoxFuture<'static, Report> {
         Box::pin(async { Report::default() })
     }
 }
@@ -146,6 +142,7 @@ fn task(schedule: &str, created_at: DateTime<Utc>) -> JobTask {
         version: 1,
         owner: UserName::parse("alice").expect("name"),
         created_at,
+        resumed_at: None,
         run_uid: Some(200_000),
         spec: JobSpec {
             name: None,

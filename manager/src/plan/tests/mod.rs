@@ -10,6 +10,7 @@ fn task(version: u64) -> JobTask {
         version,
         owner: UserName::parse("alice").expect("name"),
         created_at: Utc::now(),
+        resumed_at: None,
         run_uid: Some(200_000),
         spec: JobSpec {
             name: None,

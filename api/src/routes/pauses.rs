@@ -1,0 +1,54 @@
+//! `POST /jobs/{id}/pause` and `/resume`. A paused job's ticks never run (a run already under
+//! way goes on to its end), and the pause is recorded once, as an interval, not as a row per
+//! tick; on resume the schedule continues from the next tick, with nothing of the pause caught
+//! up. Both are idempotent: pausing a paused job (or resuming a running one) answers the job
+//! as it is. A finished job is a 409, and so is a pause of an `@once` job.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::PathParam;
+use crate::routes::jobs::visible_job;
+use crate::state::AppState;
+use crate::view::JobView;
+use axum::Json;
+use axum::extract::State;
+use chrono::Utc;
+use distcron_core::internal::PauseJob;
+use distcron_store::Pause;
+
+pub async fn pause_job(
+    state: State<AppState>,
+    caller: Caller,
+    id: PathParam<String>,
+) -> Result<Json<JobView>, ApiError> {
+    change(state, caller, id, Pause::Pause).await
+}
+
+pub async fn resume_job(
+    state: State<AppState>,
+    caller: Caller,
+    id: PathParam<String>,
+) -> Result<Json<JobView>, ApiError> {
+    change(state, caller, id, Pause::Resume).await
+}
+
+async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(id): PathParam<String>,
+    what: Pause,
+) -> Result<Json<JobView>, ApiError> {
+    // As for reading it: anyone else's job is a 404.
+    let job = visible_job(&state, &caller, &id).await?;
+    let job = state
+        .manager
+        .pause_job(
+            &job.id,
+            what,
+            &PauseJob {
+                actor: caller.0.name.clone(),
+            },
+        )
+        .await?;
+    Ok(Json(JobView::new(&job, Utc::now())))
+}
