@@ -45,6 +45,24 @@ pub async fn rows_of(cluster: &TestCluster, job: &str) -> Rows {
         .collect()
 }
 
+/// The job's rows once none is under way (`running` or `pending`): what a verdict on a job
+/// taken off its schedule reads, since the last outcomes reach MySQL a moment after the runs
+/// end.
+pub async fn settled_rows(cluster: &TestCluster, job: &str) -> Rows {
+    eventually(
+        "the job's last runs to be recorded",
+        Duration::from_secs(20),
+        || async {
+            let rows = rows_of(cluster, job).await;
+            let busy = rows
+                .values()
+                .any(|r| r.status == "running" || r.status == "pending");
+            (!busy).then_some(rows)
+        },
+    )
+    .await
+}
+
 pub fn id_of(job: &Value) -> String {
     job["id"].as_str().expect("job id").to_string()
 }

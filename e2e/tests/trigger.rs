@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use distcron_e2e::checks::{
-    assert_every_second_accounted, assert_no_duplicates, every_second, id_of, rows_of,
+    assert_every_second_accounted, assert_no_duplicates, every_second, id_of, settled_rows,
+    stop_jobs,
 };
 use distcron_e2e::{ApiClient, TestCluster, epoch_now, eventually};
 use serde_json::{Value, json};
@@ -101,7 +102,8 @@ async fn a_run_asked_for_now_runs_once_per_key_on_the_owner_and_leaves_the_ticks
         async move { (n >= before + 4).then_some(()) }
     })
     .await;
-    alice.delete(&format!("/jobs/{id}")).await;
+    stop_jobs(&cluster, std::slice::from_ref(&id), &witness).await;
+    let rows = settled_rows(&cluster, &id).await;
     let entries = witness.entries();
     assert_no_duplicates(&entries);
     let ticks: Vec<_> = entries
@@ -109,7 +111,7 @@ async fn a_run_asked_for_now_runs_once_per_key_on_the_owner_and_leaves_the_ticks
         .filter(|e| e.scheduled_at.timestamp_subsec_nanos() == 0)
         .cloned()
         .collect();
-    assert_every_second_accounted(&id, &ticks, &rows_of(&cluster, &id).await);
+    assert_every_second_accounted(&id, &ticks, &rows);
 
     let db = cluster.db().await;
     let audit: Vec<(String, String)> = sqlx::query_as(
