@@ -4,7 +4,7 @@
 //! refusals come back typed (`internal::ErrorBody`); `error.rs` maps them to public answers.
 
 use distcron_core::internal::{
-    CreateJob, CreateUser, DisableUser, ErrorBody, ErrorKind, FinishJob, Kill, KillAnswer,
+    CreateJob, CreateUser, DisableUser, EditJob, ErrorBody, ErrorKind, FinishJob, Kill, KillAnswer,
     PauseJob, RotateToken, TriggerAnswer, TriggerJob, UserState,
 };
 use distcron_core::{Job, JobId, RunId, UserName};
@@ -140,6 +140,10 @@ impl ManagerClient {
 
     pub async fn finish_job(&self, id: &JobId, req: &FinishJob) -> Result<Job, ManagerError> {
         self.post(&format!("/internal/jobs/{id}/finish"), req).await
+    }
+
+    pub async fn edit_job(&self, id: &JobId, req: &EditJob) -> Result<Job, ManagerError> {
+        self.post(&format!("/internal/jobs/{id}/edit"), req).await
     }
 
     pub async fn pause_job(

@@ -28,6 +28,17 @@ pub struct FinishJob {
     pub actor: UserName,
 }
 
+/// `POST /internal/jobs/{id}/edit`: replace a job's definition with `spec` (validated, its
+/// new file, if any, already stored), if the job is still at `base_version`, the version the
+/// API server built `spec` from; another edit in between is a conflict, so no edit undoes
+/// another's change unseen. A `spec` equal to the job's changes nothing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EditJob {
+    pub actor: UserName,
+    pub base_version: u64,
+    pub spec: JobSpec,
+}
+
 /// `POST /internal/jobs/{id}/pause` and `/resume`: take a job off its schedule for a while, or
 /// put it back, counting its ticks from the resume. Either answers the job as it now is.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -148,6 +148,10 @@ impl ApiClient {
         .unwrap_or_else(|e| panic!("POST {path} failed: {e}"))
     }
 
+    pub async fn patch(&self, path: &str, body: &Value) -> Answer {
+        self.request(Method::PATCH, path, Some(body)).await
+    }
+
     pub async fn delete(&self, path: &str) -> Answer {
         self.request(Method::DELETE, path, None).await
     }

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use distcron_core::internal::{
-    CreateJob, CreateUser, DisableUser, ErrorBody, ErrorKind, FinishJob, Kill, PauseJob,
+    CreateJob, CreateUser, DisableUser, EditJob, ErrorBody, ErrorKind, FinishJob, Kill, PauseJob,
     RotateToken, TriggerAnswer, TriggerJob,
 };
 use distcron_core::{Job, JobId, RunId, UserName};
@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/internal/jobs", post(create_job))
+        .route("/internal/jobs/{id}/edit", post(edit_job))
         .route("/internal/jobs/{id}/finish", post(finish_job))
         .route("/internal/jobs/{id}/kill", post(kill_job))
         .route("/internal/jobs/{id}/pause", post(pause_job))
@@ -184,6 +185,19 @@ async fn finish_job(
 ) -> Result<Response, InternalError> {
     let leader = leader(&state)?;
     let job = leader.finish_job(&job_id(&id)?, &req.actor).await?;
+    Ok(Json(job).into_response())
+}
+
+async fn edit_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(req): Body<EditJob>,
+) -> Result<Response, InternalError> {
+    let leader = leader(&state)?;
+    req.spec
+        .validate()
+        .map_err(|e| InternalError::invalid(e.to_string()))?;
+    let job = leader.edit_job(&job_id(&id)?, &req).await?;
     Ok(Json(job).into_response())
 }
 

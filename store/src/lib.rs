@@ -4,8 +4,10 @@
 pub mod accounts;
 mod audit;
 mod blobs;
+mod edits;
 mod error;
 mod jobs;
+mod listings;
 mod pauses;
 mod retries;
 mod revocation;
@@ -16,8 +18,10 @@ mod triggers;
 mod users;
 
 pub use audit::AuditRow;
+pub use edits::EditOutcome;
 pub use error::{Result, StoreError};
 pub use jobs::{CreateOutcome, JobFilter, JobTx};
+pub use listings::{AuditFilter, AuditRecord, RunFilter};
 pub use pauses::{Pause, PauseOutcome, PauseRow};
 pub use retries::{PendingRetry, RetryClaim, StaleRun};
 pub use revocation::{DisabledUser, OWNER_DISABLED};

@@ -3,8 +3,11 @@
 
 use crate::error::ApiError;
 use crate::routes::params::parse_schedule;
+use crate::state::AppState;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use bytes::Bytes;
+use distcron_core::job::JobError;
 use distcron_core::{JobOptions, JobSpec, JobType, Resources};
 use serde::Deserialize;
 
@@ -138,6 +141,18 @@ impl CreateJobRequest {
 }
 
 impl Executable {
+    pub(crate) fn new(
+        job_type: JobType,
+        executable: Option<String>,
+        content: Option<String>,
+    ) -> Self {
+        Executable {
+            job_type,
+            executable,
+            content,
+        }
+    }
+
     /// A command job's command line, or a script's or binary's file (decoded, at most
     /// `limit` bytes, a script starting with `#!`).
     pub fn source(self, limit: usize) -> Result<Source, ApiError> {
@@ -183,4 +198,30 @@ impl Executable {
         }
         Ok(source)
     }
+}
+
+/// `spec` made whole with what it runs: a command put in place, or a file stored in S3 and
+/// named by its location and digest. Everything that does not need the file stored is
+/// checked before storing it; the file's location and digest once it is.
+pub(crate) async fn complete(
+    state: &AppState,
+    mut spec: JobSpec,
+    source: Option<Source>,
+) -> Result<JobSpec, ApiError> {
+    let invalid = |e: JobError| ApiError::bad_request("invalid_job", e.to_string());
+    match source {
+        None => spec.validate().map_err(invalid)?,
+        Some(Source::Command(command)) => {
+            spec.executable = command;
+            spec.validate().map_err(invalid)?;
+        }
+        Some(Source::File(file)) => {
+            spec.validate_definition().map_err(invalid)?;
+            let stored = state.blobs.put(Bytes::from(file)).await?;
+            spec.executable = stored.url;
+            spec.sha256 = Some(stored.sha256);
+            spec.validate_executable().map_err(invalid)?;
+        }
+    }
+    Ok(spec)
 }

@@ -4,17 +4,15 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, QueryParams};
-use crate::routes::job_request::{CreateJobRequest, Source};
+use crate::routes::job_request::{CreateJobRequest, complete};
 use crate::routes::params::{idempotency_key, next_page_headers, page_limit};
 use crate::state::AppState;
 use crate::view::JobView;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use bytes::Bytes;
 use chrono::Utc;
 use distcron_core::internal::{CreateJob, FinishJob};
-use distcron_core::job::JobError;
 use distcron_core::{Job, JobId, JobStatus, UserName};
 use distcron_store::JobFilter;
 use serde::Deserialize;
@@ -28,29 +26,14 @@ pub async fn create_job(
     JsonBody(req): JsonBody<CreateJobRequest>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let idempotency_key = idempotency_key(&headers)?;
-    let (mut spec, executable) = req.into_spec()?;
+    let (spec, executable) = req.into_spec()?;
     if spec.needs_admin() && !caller.0.is_admin {
         return Err(ApiError::Forbidden(
             "only admins may submit privileged jobs or choose the user a job runs as (`privileged`, `run_as`)".into(),
         ));
     }
     let source = executable.source(state.max_upload_bytes)?;
-    // Check everything that does not need the file stored before storing it; the file's
-    // location and digest are checked once it is.
-    let invalid = |e: JobError| ApiError::bad_request("invalid_job", e.to_string());
-    match source {
-        Source::Command(command) => {
-            spec.executable = command;
-            spec.validate().map_err(invalid)?;
-        }
-        Source::File(file) => {
-            spec.validate_definition().map_err(invalid)?;
-            let stored = state.blobs.put(Bytes::from(file)).await?;
-            spec.executable = stored.url;
-            spec.sha256 = Some(stored.sha256);
-            spec.validate_executable().map_err(invalid)?;
-        }
-    }
+    let spec = complete(&state, spec, Some(source)).await?;
 
     let job = state
         .manager

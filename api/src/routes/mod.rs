@@ -1,5 +1,7 @@
 //! The public REST API's routes.
 
+mod audit;
+mod edits;
 mod health;
 mod job_request;
 mod jobs;
@@ -23,15 +25,22 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/jobs", post(jobs::create_job).get(jobs::list_jobs))
-        .route("/jobs/{id}", get(jobs::get_job).delete(jobs::delete_job))
+        .route(
+            "/jobs/{id}",
+            get(jobs::get_job)
+                .delete(jobs::delete_job)
+                .patch(edits::edit_job),
+        )
         .route("/jobs/{id}/runs", get(runs::list_runs))
         .route("/jobs/{id}/kill", post(kills::kill_job))
         .route("/jobs/{id}/pause", post(pauses::pause_job))
         .route("/jobs/{id}/resume", post(pauses::resume_job))
         .route("/jobs/{id}/trigger", post(triggers::trigger_job))
+        .route("/runs", get(runs::runs_under_way))
         .route("/runs/{id}", get(runs::get_run))
         .route("/runs/{id}/kill", post(kills::kill_run))
         .route("/workers", get(workers::list_workers))
+        .route("/audit", get(audit::list_audit))
         .route("/users", post(users::create_user))
         .route("/users/{name}", delete(users::disable_user))
         .route("/users/{name}/token", post(users::rotate_token))

@@ -12,7 +12,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use distcron_core::Output;
-use distcron_core::{Run, RunId};
+use distcron_core::{Run, RunId, RunStatus};
+use distcron_store::RunFilter;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize)]
@@ -141,6 +142,65 @@ pub async fn list_runs(
         let cursor = format!("{}.{}", last.scheduled_at.timestamp_micros(), last.attempt);
         let next = format!("/jobs/{}/runs?limit={limit}&cursor={cursor}", job.id);
         headers = next_page_headers(&next, &cursor);
+    }
+    Ok((headers, Json(runs.iter().map(RunView::from).collect())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnderWayQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `GET /runs`: the runs under way, oldest first: `running` (the default; claimed ones, whose
+/// process has not started yet, included) or `pending` (retries and manual runs waiting their
+/// turn). An admin sees the whole cluster's; anyone else, its own jobs'. A job's finished runs
+/// are at `/jobs/{id}/runs`.
+pub async fn runs_under_way(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(q): QueryParams<UnderWayQuery>,
+) -> Result<(HeaderMap, Json<Vec<RunView>>), ApiError> {
+    let status = match q.status.as_deref().unwrap_or("running") {
+        "running" => RunStatus::Running,
+        "pending" => RunStatus::Pending,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "status `{other}`: this list has the runs under way, `running` or `pending`; a job's ended runs are at /jobs/{{id}}/runs"
+                ),
+            ));
+        }
+    };
+    let limit = page_limit(q.limit)?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(str::parse::<RunId>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_query", format!("invalid cursor: {e}")))?;
+    let runs = state
+        .store
+        .runs_with_status(&RunFilter {
+            status,
+            owner: (!caller.0.is_admin).then(|| caller.0.name.clone()),
+            after,
+            limit,
+        })
+        .await?;
+    let mut headers = HeaderMap::new();
+    if runs.len() == limit as usize
+        && let Some(last) = runs.last()
+    {
+        let next = format!(
+            "/runs?status={}&limit={limit}&cursor={}",
+            status.as_str(),
+            last.id
+        );
+        headers = next_page_headers(&next, &last.id.to_string());
     }
     Ok((headers, Json(runs.iter().map(RunView::from).collect())))
 }

@@ -6,6 +6,7 @@
 //! `finished` by its one run) is written by the worker that recorded the outcome, in
 //! `Store::apply_job_status`, whose conditional updates never bring a finished job back.
 
+pub mod edits;
 pub mod election;
 pub mod kills;
 pub mod pauses;

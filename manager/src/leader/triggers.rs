@@ -18,12 +18,7 @@ impl Leader {
         idempotency_key: Option<&str>,
     ) -> Result<(Run, bool), WriteError> {
         let observed = reconcile::observe_jobs(self.client(), &[*job]).await?;
-        // The owner as the plan keeps it: the first live worker (in worker order) holding it.
-        let owner = observed
-            .assignments
-            .iter()
-            .find(|(w, jobs)| observed.live.contains_key(*w) && jobs.contains_key(job))
-            .map(|(w, _)| w.clone());
+        let owner = observed.owner_of(job).map(str::to_string);
         let triggered = self
             .store
             .trigger_run(&Trigger {

@@ -11,7 +11,7 @@ use super::Leader;
 use crate::plan::{self, Op, Placement};
 use crate::reconcile::{self, ApplyError};
 use distcron_core::payload::JobTask;
-use distcron_core::{Job, JobId, UserName};
+use distcron_core::{Job, JobId, JobSpec, UserName};
 use distcron_store::{CreateOutcome, StoreError, User};
 use distcron_zk::ZkError;
 use std::collections::BTreeMap;
@@ -94,19 +94,7 @@ impl Leader {
         if let Some(why) = Placement::new(&workers).fits_nowhere(&job.spec.resources) {
             return Err(WriteError::Conflict(why));
         }
-        if job.spec.job_type.is_blob() {
-            // Under the shared lock, so the blob sweep cannot delete it before the job exists.
-            match self.blobs.last_modified(&job.spec.executable).await {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    return Err(WriteError::Conflict(format!(
-                        "the uploaded file {} is no longer stored (deleted as unused); submit the job again",
-                        job.spec.executable
-                    )));
-                }
-                Err(e) => return Err(WriteError::Unavailable(e.to_string())),
-            }
-        }
+        self.check_stored(&job.spec).await?;
         // Read before the transaction: a write holds one pooled connection at a time, or
         // creates in flight beyond the pool's size wait on each other until they time out.
         let run_uid = self.store.run_uid_of(&job.owner).await?;
@@ -154,6 +142,23 @@ impl Leader {
         let worker = published.worker_of(&job.id).unwrap_or("-");
         tracing::info!(job_id = %job.id, owner = %job.owner, worker, "job created");
         Ok((job, true))
+    }
+
+    /// A job that runs an uploaded file may be written only while the file is stored. Called
+    /// under the shared operations lock, so the blob sweep cannot delete it before the job
+    /// that names it is committed.
+    pub(crate) async fn check_stored(&self, spec: &JobSpec) -> Result<(), WriteError> {
+        if !spec.job_type.is_blob() {
+            return Ok(());
+        }
+        match self.blobs.last_modified(&spec.executable).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(WriteError::Conflict(format!(
+                "the uploaded file {} is no longer stored (deleted as unused); submit the job again",
+                spec.executable
+            ))),
+            Err(e) => Err(WriteError::Unavailable(e.to_string())),
+        }
     }
 
     /// Takes a job off the schedule: status `finished`, task and assignment removed.

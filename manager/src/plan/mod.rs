@@ -43,6 +43,15 @@ impl Observed {
             .filter_map(|(id, data)| Some((*id, payload::decode::<JobTask>(data).ok()?)))
             .collect()
     }
+
+    /// The job's owner, as the plan keeps it: the first live worker (in worker order) that
+    /// holds it.
+    pub fn owner_of(&self, job: &JobId) -> Option<&str> {
+        self.assignments
+            .iter()
+            .find(|(w, jobs)| self.live.contains_key(*w) && jobs.contains_key(job))
+            .map(|(w, _)| w.as_str())
+    }
 }
 
 /// The operations that make `observed` match `desired`, in a safe order (directories and
