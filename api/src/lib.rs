@@ -10,6 +10,7 @@ pub mod manager_client;
 pub mod routes;
 pub mod settings;
 pub mod state;
+pub mod tick_view;
 pub mod tokens;
 pub mod view;
 

@@ -188,3 +188,83 @@ async fn the_audit_log_is_for_admins_filtered_by_actor_object_action_and_time() 
         assert_eq!(a.status, 400, "{bad}: {}", a.body);
     }
 }
+
+#[tokio::test]
+async fn workers_show_their_runs_their_heartbeat_and_their_gate_and_a_frozen_one_shows_so() {
+    let cluster = TestCluster::start_with(distcron_e2e::ClusterOptions {
+        workers: 2,
+        ..Default::default()
+    })
+    .await;
+    let alice = cluster.user("alice", false).await;
+    let long = json!({"type": "command", "schedule": "@once", "executable": "sleep 600"});
+    let job = id_of(&alice.create_job(&long).await);
+    let owner = eventually("the run to be running", Duration::from_secs(20), || {
+        let alice = alice.clone();
+        let job = job.clone();
+        async move {
+            let runs = alice.get(&format!("/jobs/{job}/runs")).await.body;
+            let run = runs.as_array()?.first()?.clone();
+            (run["status"] == "running").then(|| run["worker"].as_str().map(str::to_string))?
+        }
+    })
+    .await;
+    let workers = alice.get("/workers").await;
+    assert_eq!(workers.status, 200, "{}", workers.body);
+    let list = workers.body.as_array().expect("a list");
+    assert_eq!(list.len(), 2, "{}", workers.body);
+    for w in list {
+        assert_eq!(w["reachable"], true, "{w}");
+        assert_eq!(w["gate"]["open"], true, "{w}");
+        let beat: chrono::DateTime<chrono::Utc> = w["last_heartbeat_at"]
+            .as_str()
+            .expect("heartbeat")
+            .parse()
+            .expect("time");
+        let age = chrono::Utc::now() - beat;
+        assert!(
+            age < chrono::Duration::seconds(5),
+            "heartbeat {age} old: {w}"
+        );
+        let expected = u64::from(w["id"] == owner.as_str());
+        assert_eq!(w["running"], expected, "{w}");
+        assert_eq!(w["runs_in_process"], expected, "{w}");
+    }
+
+    // A worker frozen (SIGSTOP) is still registered until its session expires, and shows that
+    // it does not answer.
+    let other = list
+        .iter()
+        .map(|w| w["id"].as_str().expect("id").to_string())
+        .find(|w| *w != owner)
+        .expect("another");
+    cluster.signal(&other, nix::sys::signal::Signal::SIGSTOP);
+    let frozen = alice.get("/workers").await;
+    cluster.signal(&other, nix::sys::signal::Signal::SIGCONT);
+    let shown = frozen
+        .body
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|w| w["id"] == other.as_str())
+        .cloned();
+    let shown = shown.expect("still registered");
+    assert_eq!(shown["reachable"], false, "{shown}");
+    assert!(
+        shown["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("status server"),
+        "{shown}"
+    );
+    assert_eq!(admin_kill(&cluster, &job).await, 202);
+}
+
+async fn admin_kill(cluster: &TestCluster, job: &str) -> u16 {
+    cluster
+        .admin()
+        .post(&format!("/jobs/{job}/kill"), &json!({}))
+        .await
+        .status
+        .as_u16()
+}

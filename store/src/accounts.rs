@@ -3,7 +3,8 @@
 //! (or `make up`, or the tests) creates them with an administrator's account, after the
 //! migrations: `distcron-manager grant --role api --user distcron_api --password-file F`.
 //!
-//! - API servers only read: users (to authenticate), jobs, runs and their output, the audit log.
+//! - API servers only read: users (to authenticate), jobs, runs and their output, the jobs'
+//!   pauses (the tick view), the audit log.
 //!   Every write goes through the leader manager.
 //! - Managers own the schema (they apply migrations at start) and write jobs, users, the audit
 //!   log, and runs (the reaper interrupts them and queues retries).
@@ -40,10 +41,17 @@ impl FromStr for Role {
 pub fn grants(role: Role, database: &str) -> Vec<String> {
     let on = |table: &str| format!("`{database}`.`{table}`");
     match role {
-        Role::Api => ["users", "jobs", "runs", "run_output", "audit_log"]
-            .iter()
-            .map(|t| format!("SELECT ON {}", on(t)))
-            .collect(),
+        Role::Api => [
+            "users",
+            "jobs",
+            "runs",
+            "run_output",
+            "job_pauses",
+            "audit_log",
+        ]
+        .iter()
+        .map(|t| format!("SELECT ON {}", on(t)))
+        .collect(),
         Role::Manager => vec![format!(
             "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES ON `{database}`.*"
         )],

@@ -14,6 +14,7 @@ mod revocation;
 mod runs;
 mod starts;
 mod stops;
+mod tick_history;
 mod triggers;
 mod users;
 
@@ -28,6 +29,7 @@ pub use revocation::{DisabledUser, OWNER_DISABLED};
 pub use runs::{Claimant, JobStatusChange, Tick};
 pub use starts::StartCheck;
 pub use stops::{Kills, RunKill, killed_by};
+pub use tick_history::{ScheduleEdit, TickHistory};
 pub use triggers::{Trigger, Triggered, manual_time};
 pub use users::{User, hash_token};
 

@@ -65,6 +65,19 @@ impl Store {
         rows.into_iter().map(Run::try_from).collect()
     }
 
+    /// How many runs each worker holds `running` (claimed ones included).
+    pub async fn running_by_worker(&self) -> Result<std::collections::HashMap<String, u64>> {
+        let rows: Vec<(Option<String>, i64)> = sqlx::query_as(
+            "SELECT worker_id, COUNT(*) FROM runs WHERE status = 'running' GROUP BY worker_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(w, n)| Some((w?, n as u64)))
+            .collect())
+    }
+
     pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
         let mut q: QueryBuilder<MySql> = QueryBuilder::new(
             "SELECT id, at, actor, action, object_type, object_id, detail FROM audit_log WHERE 1=1",

@@ -108,6 +108,11 @@ impl Gate {
             .fetch_max(self.since_epoch(sent), Ordering::AcqRel);
     }
 
+    /// How long since ZooKeeper last answered the worker: its heartbeat's age.
+    pub fn zk_age(&self) -> Duration {
+        self.age(&self.last_zk_ok)
+    }
+
     /// How long since the worker last heard from either ZooKeeper or MySQL: the fence.
     pub fn out_of_contact_for(&self) -> Duration {
         self.age(&self.last_zk_ok)

@@ -28,8 +28,14 @@ impl Status {
             Ok(()) => serde_json::Value::Bool(true),
             Err(closed) => serde_json::json!({ "paused": closed.0 }),
         };
+        let heartbeat = self.gate.zk_age();
+        let heartbeat_at =
+            chrono::Utc::now() - chrono::Duration::from_std(heartbeat).unwrap_or_default();
         serde_json::json!({
             "status": "ok",
+            // When ZooKeeper last answered this worker (its session's heartbeat).
+            "last_heartbeat_at": heartbeat_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "heartbeat_age_ms": heartbeat.as_millis() as u64,
             "worker_id": self.worker_id,
             "incarnation": self.incarnation,
             "registered": self.registered.load(Ordering::Acquire),

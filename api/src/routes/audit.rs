@@ -5,13 +5,12 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::routes::params::{next_page_headers, page_limit};
+use crate::routes::params::{next_page_headers, page_limit, time_param};
 use crate::state::AppState;
 use crate::view::rfc3339;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use chrono::{DateTime, Utc};
 use distcron_store::{AuditFilter, AuditRecord};
 use serde::{Deserialize, Serialize};
 
@@ -62,21 +61,6 @@ impl From<AuditRecord> for AuditView {
     }
 }
 
-fn time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    value
-        .map(|v| {
-            DateTime::parse_from_rfc3339(v)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| {
-                    ApiError::bad_request(
-                        "invalid_query",
-                        format!("`{name}` is not an RFC 3339 time: {e}"),
-                    )
-                })
-        })
-        .transpose()
-}
-
 pub async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,
@@ -99,8 +83,8 @@ pub async fn list_audit(
         object_type: q.object_type.clone(),
         object_id: q.object_id.clone(),
         action: q.action.clone(),
-        from: time("from", q.from.as_deref())?,
-        to: time("to", q.to.as_deref())?,
+        from: time_param("from", q.from.as_deref())?,
+        to: time_param("to", q.to.as_deref())?,
         before: q.cursor,
         limit,
     };

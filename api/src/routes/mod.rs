@@ -10,6 +10,7 @@ mod params;
 mod pauses;
 mod runs;
 mod schedule;
+mod ticks;
 mod triggers;
 mod users;
 mod workers;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
                 .patch(edits::edit_job),
         )
         .route("/jobs/{id}/runs", get(runs::list_runs))
+        .route("/jobs/{id}/ticks", get(ticks::job_ticks))
         .route("/jobs/{id}/kill", post(kills::kill_job))
         .route("/jobs/{id}/pause", post(pauses::pause_job))
         .route("/jobs/{id}/resume", post(pauses::resume_job))

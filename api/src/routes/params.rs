@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use axum::http::{HeaderMap, HeaderValue, header};
+use chrono::{DateTime, Utc};
 use distcron_core::job::{JobError, MAX_SCHEDULE_BYTES};
 use distcron_core::{Schedule, TimeZone};
 
@@ -81,4 +82,23 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
         return Err(bad("must be visible ASCII characters, without spaces"));
     }
     Ok(Some(key.to_string()))
+}
+
+/// A time given in a query parameter `name`: RFC 3339, else a 400 naming it.
+pub(crate) fn time_param(
+    name: &str,
+    value: Option<&str>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    value
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        format!("`{name}` is not an RFC 3339 time: {e}"),
+                    )
+                })
+        })
+        .transpose()
 }

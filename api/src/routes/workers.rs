@@ -1,4 +1,7 @@
-//! `GET /workers`: the live workers, as ZooKeeper knows them, and how many jobs each owns.
+//! `GET /workers`: the live workers, as ZooKeeper knows them, each with how many jobs it owns,
+//! its runs under way (MySQL's count), and what it says of itself on its status server: its
+//! last heartbeat (ZooKeeper's last answer) and whether its launch gate is open, and why not.
+//! A worker whose status server does not answer within a second is shown so, not left out.
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -8,6 +11,42 @@ use axum::extract::State;
 use distcron_core::layout;
 use distcron_core::payload::{self, WorkerRegistration};
 use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the worker's `/healthz` says of its heartbeat and its gate, or why it could not say.
+async fn self_report(http: reqwest::Client, addr: String) -> Value {
+    let answer = async {
+        let body: Value = http
+            .get(format!("{addr}/healthz"))
+            .timeout(STATUS_TIMEOUT)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok::<_, reqwest::Error>(body)
+    };
+    match answer.await {
+        Ok(h) => {
+            let (open, why) = match &h["launching"] {
+                Value::Bool(open) => (*open, Value::Null),
+                closed => (false, closed["paused"].clone()),
+            };
+            json!({
+                "reachable": true,
+                "last_heartbeat_at": h["last_heartbeat_at"],
+                "gate": { "open": open, "reason": why },
+                "runs_in_process": h["running"],
+            })
+        }
+        Err(e) => {
+            json!({ "reachable": false, "error": format!("its status server at {addr}: {e}") })
+        }
+    }
+}
 
 pub async fn list_workers(
     State(state): State<AppState>,
@@ -19,6 +58,9 @@ pub async fn list_workers(
         .await
         .map_err(distcron_zk::ZkError::from)?;
     names.sort();
+    let running = state.store.running_by_worker().await?;
+    let http = reqwest::Client::new();
+    let mut reports = JoinSet::new();
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let registration = match client.get_data(&layout::worker(&name)).await {
@@ -31,20 +73,38 @@ pub async fn list_workers(
             Ok(stat) => stat.map_or(0, |s| s.num_children),
             Err(e) => return Err(distcron_zk::ZkError::from(e).into()),
         };
+        let runs = running.get(&name).copied().unwrap_or(0);
+        let i = out.len();
         out.push(match registration {
-            Some(r) => json!({
-                "id": r.id,
-                "host": r.host,
-                "addr": r.addr,
-                "capacity": r.capacity,
-                // The most one run may use here; a job naming more runs elsewhere.
-                "ceilings": r.ceilings,
-                "incarnation": r.incarnation,
-                "started_at": crate::view::rfc3339(r.started_at),
-                "jobs": jobs,
-            }),
-            None => json!({ "id": name, "jobs": jobs }),
+            Some(r) => {
+                if let Some(addr) = r.addr.clone() {
+                    let http = http.clone();
+                    reports.spawn(async move { (i, self_report(http, addr).await) });
+                }
+                json!({
+                    "id": r.id,
+                    "host": r.host,
+                    "addr": r.addr,
+                    "capacity": r.capacity,
+                    // The most one run may use here; a job naming more runs elsewhere.
+                    "ceilings": r.ceilings,
+                    "incarnation": r.incarnation,
+                    "started_at": crate::view::rfc3339(r.started_at),
+                    "jobs": jobs,
+                    "running": runs,
+                })
+            }
+            None => json!({ "id": name, "jobs": jobs, "running": runs }),
         });
+    }
+    while let Some(report) = reports.join_next().await {
+        if let Ok((i, report)) = report
+            && let (Some(worker), Value::Object(fields)) = (out.get_mut(i), report)
+        {
+            for (k, v) in fields {
+                worker[k] = v;
+            }
+        }
     }
     Ok(Json(out))
 }
