@@ -24,6 +24,10 @@ pub struct JobView {
     pub retries: u16,
     pub retry_backoff_seconds: u32,
     pub retry_interrupted: bool,
+    /// How many runs it keeps; null: the cluster's default.
+    pub history_limit: Option<u32>,
+    /// Where its kept history starts once older runs were pruned; null: at its creation.
+    pub history_from: Option<String>,
     /// Each run's bounds; null: the worker's default.
     pub memory_mb: Option<u32>,
     pub cpu_millis: Option<u32>,
@@ -72,6 +76,8 @@ impl JobView {
             retries: spec.options.retries,
             retry_backoff_seconds: spec.options.retry_backoff_seconds,
             retry_interrupted: spec.options.retry_interrupted,
+            history_limit: spec.options.history_limit,
+            history_from: job.history_from.map(rfc3339),
             memory_mb: spec.resources.memory_mb,
             cpu_millis: spec.resources.cpu_millis,
             max_processes: spec.resources.max_processes,

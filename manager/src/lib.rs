@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod http;
 pub mod leader;
 pub mod plan;
+pub mod pruner;
 pub mod reaper;
 pub mod reconcile;
 pub mod settings;
@@ -88,6 +89,12 @@ impl Manager {
             bootstrap_admin_token_file: settings.bootstrap_admin_token_file.clone(),
             blob_sweep,
             blobs,
+            pruner: pruner::Pruner {
+                interval: Duration::from_millis(settings.prune_interval_ms),
+                retention: (settings.retention_days > 0)
+                    .then(|| Duration::from_secs(u64::from(settings.retention_days) * 86_400)),
+                history_limit: settings.history_limit,
+            },
         };
         let app = http::router(http::AppState::new(
             slot.clone(),

@@ -47,6 +47,12 @@ pub struct Settings {
     pub blob_sweep: bool,
     pub blob_sweep_interval_ms: u64,
     pub blob_grace_ms: u64,
+    /// Runs that ended more than this many days ago are deleted (0: kept however old), and
+    /// a job keeps at most `history_limit` runs unless it names its own; the leader prunes
+    /// every `prune_interval_ms`.
+    pub retention_days: u32,
+    pub history_limit: u32,
+    pub prune_interval_ms: u64,
     pub log_format: LogFormat,
 }
 
@@ -67,6 +73,9 @@ impl Default for Settings {
             blob_sweep: true,
             blob_sweep_interval_ms: 3_600_000,
             blob_grace_ms: 24 * 3_600_000,
+            retention_days: 30,
+            history_limit: 1000,
+            prune_interval_ms: 60_000,
             log_format: LogFormat::Text,
         }
     }
@@ -82,6 +91,12 @@ impl Settings {
         anyhow::ensure!(
             self.resync_interval_ms >= 100,
             "resync_interval_ms must be at least 100"
+        );
+        anyhow::ensure!(
+            (1..=distcron_core::job::MAX_HISTORY_LIMIT).contains(&self.history_limit)
+                && self.prune_interval_ms >= 100,
+            "history_limit must be between 1 and {} and prune_interval_ms at least 100",
+            distcron_core::job::MAX_HISTORY_LIMIT
         );
         anyhow::ensure!(
             self.blob_sweep_interval_ms >= 100 && self.blob_grace_ms >= 1000,

@@ -62,7 +62,7 @@ impl Store {
             "UPDATE jobs SET name = ?, executable = ?, sha256 = ?, schedule = ?, timezone = ?, \
              timeout_seconds = ?, privileged = ?, run_as = ?, concurrency = ?, misfire = ?, retries = ?, \
              retry_backoff_seconds = ?, retry_interrupted = ?, memory_mb = ?, cpu_millis = ?, \
-             max_processes = ?, version = version + 1, updated_at = ? WHERE id = ?",
+             max_processes = ?, history_limit = ?, version = version + 1, updated_at = ? WHERE id = ?",
         )
         .bind(&spec.name)
         .bind(&spec.executable)
@@ -80,6 +80,7 @@ impl Store {
         .bind(spec.resources.memory_mb)
         .bind(spec.resources.cpu_millis)
         .bind(spec.resources.max_processes)
+        .bind(spec.options.history_limit)
         .bind(now)
         .bind(id.to_string())
         .execute(&mut *tx)

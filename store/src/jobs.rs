@@ -10,7 +10,8 @@ use sqlx::{MySql, Transaction};
 
 pub(crate) const JOB_COLUMNS: &str = "id, name, owner, status, job_type, executable, sha256, schedule, timezone, \
      timeout_seconds, privileged, run_as, version, created_at, updated_at, concurrency, misfire, retries, \
-     retry_backoff_seconds, retry_interrupted, memory_mb, cpu_millis, max_processes, paused_at, resumed_at";
+     retry_backoff_seconds, retry_interrupted, memory_mb, cpu_millis, max_processes, paused_at, resumed_at, \
+     history_limit, history_from";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct JobRow {
@@ -39,6 +40,8 @@ pub(crate) struct JobRow {
     max_processes: Option<u32>,
     paused_at: Option<DateTime<Utc>>,
     resumed_at: Option<DateTime<Utc>>,
+    history_limit: Option<u32>,
+    history_from: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -56,6 +59,7 @@ impl TryFrom<JobRow> for Job {
             updated_at: r.updated_at,
             paused_at: r.paused_at,
             resumed_at: r.resumed_at,
+            history_from: r.history_from,
             spec: JobSpec {
                 name: r.name.clone(),
                 job_type: r
@@ -78,6 +82,7 @@ impl TryFrom<JobRow> for Job {
                     retries: r.retries,
                     retry_backoff_seconds: r.retry_backoff_seconds,
                     retry_interrupted: r.retry_interrupted,
+                    history_limit: r.history_limit,
                 },
                 resources: Resources {
                     memory_mb: r.memory_mb,
@@ -218,8 +223,8 @@ impl Store {
             "INSERT INTO jobs (id, name, owner, status, job_type, executable, sha256, schedule, timezone, \
              timeout_seconds, privileged, run_as, version, created_at, updated_at, concurrency, misfire, \
              retries, retry_backoff_seconds, retry_interrupted, memory_mb, cpu_millis, max_processes, \
-             idempotency_key) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             idempotency_key, history_limit) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(job.id.to_string())
         .bind(&s.name)
@@ -245,6 +250,7 @@ impl Store {
         .bind(s.resources.cpu_millis)
         .bind(s.resources.max_processes)
         .bind(idempotency_key)
+        .bind(s.options.history_limit)
         .execute(&mut *tx)
         .await;
         match inserted.map_err(StoreError::from) {

@@ -9,6 +9,7 @@ mod error;
 mod jobs;
 mod listings;
 mod pauses;
+mod prune;
 mod retries;
 mod revocation;
 mod runs;

@@ -50,6 +50,8 @@ pub struct EditJobRequest {
     retry_backoff_seconds: Option<u32>,
     retry_interrupted: Option<bool>,
     #[serde(default, deserialize_with = "present")]
+    history_limit: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
     memory_mb: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
     cpu_millis: Option<Option<u32>>,
@@ -103,6 +105,7 @@ impl EditJobRequest {
         set(&mut spec.name, self.name);
         set(&mut spec.timeout_seconds, self.timeout_seconds);
         set(&mut spec.run_as, self.run_as);
+        set(&mut spec.options.history_limit, self.history_limit);
         set(&mut spec.resources.memory_mb, self.memory_mb);
         set(&mut spec.resources.cpu_millis, self.cpu_millis);
         set(&mut spec.resources.max_processes, self.max_processes);

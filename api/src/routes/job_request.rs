@@ -34,6 +34,8 @@ pub struct CreateJobRequest {
     retries: Option<u16>,
     retry_backoff_seconds: Option<u32>,
     retry_interrupted: Option<bool>,
+    /// How many of its runs the job keeps; the cluster's default when absent.
+    history_limit: Option<u32>,
     /// Each run's memory (MiB), CPU (thousandths of a core) and process bounds.
     memory_mb: Option<u32>,
     cpu_millis: Option<u32>,
@@ -136,6 +138,7 @@ impl CreateJobRequest {
                 .retry_backoff_seconds
                 .unwrap_or(defaults.retry_backoff_seconds),
             retry_interrupted: self.retry_interrupted.unwrap_or(defaults.retry_interrupted),
+            history_limit: self.history_limit,
         })
     }
 }

@@ -30,7 +30,8 @@ pub struct TicksPage {
     pub job_id: String,
     pub from: String,
     pub to: String,
-    /// The oldest time the job's history covers: its creation (runs are kept for its life).
+    /// Where the job's kept history starts: its creation, or, once older runs were pruned,
+    /// the scheduled time of the newest one pruned (ticks up to it are not shown).
     pub history_from: String,
     pub ticks: Vec<TickView>,
 }
@@ -52,7 +53,16 @@ pub async fn job_ticks(
         ));
     }
     let limit = page_limit(q.limit)?;
-    let history = state.store.tick_history(&job.id, from, to).await?;
+    // Before its kept history, the view has nothing to say.
+    let history_from = job.history_from.unwrap_or(job.created_at);
+    let from = match job.history_from {
+        Some(h) => from.max(h + Duration::microseconds(1)),
+        None => from,
+    };
+    let history = state
+        .store
+        .tick_history(&job.id, from, to.max(from))
+        .await?;
     let view = JobTicks {
         created_at: job.created_at,
         schedule: &job.spec.schedule,
@@ -79,7 +89,7 @@ pub async fn job_ticks(
             job_id: job.id.to_string(),
             from: rfc3339(from),
             to: rfc3339(to),
-            history_from: rfc3339(job.created_at),
+            history_from: rfc3339(history_from),
             ticks,
         }),
     ))

@@ -55,6 +55,8 @@ pub enum JobError {
     BadRetries,
     #[error("retry_backoff_seconds must be between 1 and {MAX_RETRY_BACKOFF_SECONDS}")]
     BadRetryBackoff,
+    #[error("history_limit must be between 1 and {MAX_HISTORY_LIMIT}")]
+    BadHistoryLimit,
     #[error(transparent)]
     BadResources(#[from] crate::resources::OutOfBounds),
 }
@@ -305,6 +307,8 @@ impl FromStr for Misfire {
     }
 }
 
+/// The most runs a job may keep.
+pub const MAX_HISTORY_LIMIT: u32 = 1_000_000;
 /// Most retries a job may ask for after failed runs.
 pub const MAX_RETRIES: u16 = 10;
 /// Longest first retry delay: a day.
@@ -322,6 +326,10 @@ pub struct JobOptions {
     pub retry_backoff_seconds: u32,
     /// Whether a run interrupted by its worker's death is tried once more elsewhere.
     pub retry_interrupted: bool,
+    /// How many of its runs the job keeps (the newest; older ones are pruned); `None`: the
+    /// cluster's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_limit: Option<u32>,
 }
 
 impl Default for JobOptions {
@@ -332,6 +340,7 @@ impl Default for JobOptions {
             retries: 0,
             retry_backoff_seconds: 10,
             retry_interrupted: true,
+            history_limit: None,
         }
     }
 }
@@ -392,6 +401,10 @@ pub struct Job {
     /// When the job was last resumed: its ticks count from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_at: Option<DateTime<Utc>>,
+    /// Where the job's kept history starts, once older runs have been pruned: the scheduled
+    /// time of the newest run pruned. `None`: nothing pruned, its history starts at its creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_from: Option<DateTime<Utc>>,
     #[serde(flatten)]
     pub spec: JobSpec,
 }
@@ -410,6 +423,7 @@ impl Job {
             updated_at: now,
             paused_at: None,
             resumed_at: None,
+            history_from: None,
             spec,
         }
     }
@@ -566,6 +580,7 @@ mod tests {
             updated_at: Utc::now(),
             paused_at: None,
             resumed_at: None,
+            history_from: None,
             spec: command("ls -la"),
         };
         let v = serde_json::to_value(&job).expect("serializes");

@@ -2,8 +2,8 @@
 //! an upload) and the executable's (once the uploaded file's location and digest are known).
 
 use super::{
-    JobError, JobSpec, MAX_COMMAND_BYTES, MAX_NAME_CHARS, MAX_RETRIES, MAX_RETRY_BACKOFF_SECONDS,
-    MAX_SCHEDULE_BYTES, MAX_TIMEOUT_SECONDS, is_sha256_hex,
+    JobError, JobSpec, MAX_COMMAND_BYTES, MAX_HISTORY_LIMIT, MAX_NAME_CHARS, MAX_RETRIES,
+    MAX_RETRY_BACKOFF_SECONDS, MAX_SCHEDULE_BYTES, MAX_TIMEOUT_SECONDS, is_sha256_hex,
 };
 
 impl JobSpec {
@@ -71,6 +71,11 @@ impl JobSpec {
         }
         if !(1..=MAX_RETRY_BACKOFF_SECONDS).contains(&self.options.retry_backoff_seconds) {
             return Err(JobError::BadRetryBackoff);
+        }
+        if let Some(n) = self.options.history_limit
+            && !(1..=MAX_HISTORY_LIMIT).contains(&n)
+        {
+            return Err(JobError::BadHistoryLimit);
         }
         self.resources.validate()?;
         if let Some(user) = &self.run_as {

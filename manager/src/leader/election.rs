@@ -25,6 +25,7 @@ pub struct Election {
     pub run_uids: UidRange,
     pub bootstrap_admin_token_file: Option<PathBuf>,
     pub blob_sweep: Option<crate::sweep::BlobSweep>,
+    pub pruner: crate::pruner::Pruner,
     pub blobs: distcron_blob::BlobStore,
 }
 
@@ -160,11 +161,13 @@ impl Election {
                 None => std::future::pending().await,
             }
         };
+        let pruner = crate::pruner::prune(&leader.store, &self.pruner);
         tokio::select! {
             r = watch => r,
             r = reconcile => r,
             r = reaper => r,
             r = sweep => r,
+            r = pruner => r,
         }
     }
 

@@ -53,6 +53,7 @@ impl TestDb {
             updated_at: now,
             paused_at: None,
             resumed_at: None,
+            history_from: None,
             spec: JobSpec {
                 name: None,
                 job_type: JobType::Command,
@@ -78,6 +79,15 @@ impl TestDb {
             CreateOutcome::Exists(_) => panic!("fresh id exists"),
         }
         job.id
+    }
+}
+
+impl TestDb {
+    /// A connection pool of the test's own database, to write rows as they would be after a
+    /// history the test does not replay.
+    pub async fn sql(&self) -> sqlx::MySqlPool {
+        let url = format!("{}/{}", self.server.trim_end_matches('/'), self.name);
+        sqlx::MySqlPool::connect(&url).await.expect("pool")
     }
 }
 
