@@ -71,8 +71,9 @@ choose_ports() {
 cmd_start() {
     mkdir -p "$RUN_DIR" "$LOG_DIR"
     ensure_base_packages
-    # libfaketime, for the clock-skew test (e2e/tests/fault_suite.rs).
-    ensure_debs faketime
+    # libfaketime, for the clock-skew test (e2e/tests/fault_suite.rs); Prometheus and its
+    # promtool, for e2e/tests/metrics.rs.
+    ensure_debs faketime prometheus
     ensure_weed
     # Each run starts from empty ZooKeeper and S3 state (unless they are still running).
     running zookeeper || rm -rf "$STATE/zookeeper"

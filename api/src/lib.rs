@@ -7,6 +7,7 @@ pub mod drain;
 pub mod error;
 pub mod extract;
 pub mod manager_client;
+pub mod metrics;
 pub mod routes;
 pub mod settings;
 pub mod state;
@@ -56,7 +57,9 @@ impl Api {
             max_upload_bytes: settings.max_upload_bytes,
             max_body_bytes: settings.max_body_bytes(),
             known_tokens: Default::default(),
+            metrics: distcron_service::metrics::install()?,
         };
+        metrics::describe();
         let app = routes::router(state);
 
         let mut supervisor = Supervisor::new();

@@ -15,4 +15,5 @@ pub struct AppState {
     pub known_tokens: std::sync::Arc<crate::tokens::KnownTokens>,
     /// The largest request body read; see `extract::JsonBody`.
     pub max_body_bytes: usize,
+    pub metrics: distcron_service::metrics::Metrics,
 }

@@ -26,15 +26,25 @@ pub struct AppState {
     pub slot: LeaderSlot,
     pub manager_id: String,
     internal_token_sha256: Arc<[u8; 32]>,
+    metrics: distcron_service::metrics::Metrics,
+    store: distcron_store::Store,
 }
 
 impl AppState {
-    pub fn new(slot: LeaderSlot, manager_id: String, internal_token: &SecretString) -> AppState {
+    pub fn new(
+        slot: LeaderSlot,
+        manager_id: String,
+        internal_token: &SecretString,
+        metrics: distcron_service::metrics::Metrics,
+        store: distcron_store::Store,
+    ) -> AppState {
         let digest: [u8; 32] = Sha256::digest(internal_token.expose_secret().as_bytes()).into();
         AppState {
             slot,
             manager_id,
             internal_token_sha256: Arc::new(digest),
+            metrics,
+            store,
         }
     }
 }
@@ -42,6 +52,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/internal/jobs", post(create_job))
         .route("/internal/jobs/{id}/edit", post(edit_job))
         .route("/internal/jobs/{id}/finish", post(finish_job))
@@ -155,6 +166,21 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
         "manager_id": state.manager_id,
         "leader": state.slot.get().is_some(),
     }))
+}
+
+/// Prometheus' scrape: the counters recorded as things happen, and the gauges of now.
+async fn metrics(State(state): State<AppState>) -> Response {
+    metrics::gauge!("distcron_leader").set(f64::from(u8::from(state.slot.get().is_some())));
+    let pool = state.store.pool();
+    distcron_service::metrics::pool_gauges(pool.size(), pool.num_idle());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            distcron_service::metrics::CONTENT_TYPE,
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn create_job(

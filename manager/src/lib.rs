@@ -96,10 +96,23 @@ impl Manager {
                 history_limit: settings.history_limit,
             },
         };
+        let metrics = distcron_service::metrics::install()?;
+        metrics::describe_gauge!("distcron_leader", "1 while this manager leads");
+        metrics::describe_counter!(
+            "distcron_pruned_runs_total",
+            "Runs the leader deleted as old history"
+        );
+        metrics::describe_counter!(
+            "distcron_reaped_runs_total",
+            "Runs the leader declared interrupted (their worker gone, their lease stale)"
+        );
+        let store_for_metrics = election.store.clone();
         let app = http::router(http::AppState::new(
             slot.clone(),
             settings.manager_id.clone(),
             &settings.internal_token,
+            metrics,
+            store_for_metrics,
         ));
 
         let mut supervisor = Supervisor::new();

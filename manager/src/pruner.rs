@@ -30,7 +30,10 @@ pub async fn prune(store: &Store, p: &Pruner) -> anyhow::Result<()> {
         tick.tick().await;
         match prune_once(store, p).await {
             Ok(0) => tracing::debug!("pruner: nothing to delete"),
-            Ok(n) => tracing::info!(runs = n, "pruner deleted old runs"),
+            Ok(n) => {
+                metrics::counter!("distcron_pruned_runs_total").increment(n);
+                tracing::info!(runs = n, "pruner deleted old runs")
+            }
             Err(e) => tracing::warn!(error = format!("{e:#}"), "pruning failed; next time"),
         }
     }

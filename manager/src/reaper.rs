@@ -67,6 +67,7 @@ async fn reap_once(store: &Store, zk: &Client, lease: Duration) -> anyhow::Resul
             .interrupt_run(&run, &reason, retry, owner.map(String::as_str))
             .await?
         {
+            metrics::counter!("distcron_reaped_runs_total").increment(1);
             tracing::warn!(run_id = %run.id, job_id = %run.job_id, worker = %worker, attempt = run.attempt, retry, "run interrupted");
         }
     }

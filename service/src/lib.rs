@@ -1,6 +1,7 @@
 //! Process plumbing shared by the three binaries: typed settings from file and environment,
 //! tracing, the shutdown signal and the supervisor that owns every long-lived task.
 
+pub mod metrics;
 pub mod settings;
 pub mod supervisor;
 pub mod telemetry;

@@ -127,6 +127,11 @@ impl Gate {
         self.zk_ok(sent);
     }
 
+    /// Whether the ZooKeeper session is connected.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
     pub fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::Release);
         self.notify();

@@ -120,6 +120,11 @@ impl Recorder {
     }
 
     pub fn record(&self, record: Record) {
+        let end = &record.outcome.end;
+        crate::metrics::run_ended(end.status);
+        if end.status == distcron_core::RunStatus::Skipped {
+            crate::metrics::tick_skipped(end.reason.as_deref().unwrap_or_default());
+        }
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -102,6 +102,7 @@ fn spawn_recorded(
     program: &Program,
 ) -> Result<Started, String> {
     let started = exec.start(spec, program)?;
+    crate::metrics::run_started(started.started_at() - spec.scheduled_at);
     recorder.started(spec.run_id, started.started_at());
     Ok(started)
 }

@@ -1,6 +1,6 @@
 //! The worker's status server: `GET /healthz`, what an operator (and the bench) reads of a
 //! worker: whether it is registered, whether its launch gate is open and why not, how many
-//! runs it has in flight, its sandbox, and what its start checks cost.
+//! runs it has in flight, its sandbox, and what its start checks cost; and `GET /metrics`.
 
 use crate::gate::Gate;
 use crate::inflight::InFlight;
@@ -20,6 +20,8 @@ pub struct Status {
     pub cgroups: bool,
     pub private_tmp: bool,
     pub start_stats: Arc<StartStats>,
+    pub metrics: distcron_service::metrics::Metrics,
+    pub scrape: crate::metrics::Scrape,
 }
 
 impl Status {
@@ -49,12 +51,30 @@ impl Status {
 
     pub fn router(self) -> Router {
         let status = Arc::new(self);
-        Router::new().route(
-            "/healthz",
-            get(move || {
-                let body = status.json();
-                async move { Json(body) }
-            }),
-        )
+        let scraped = status.clone();
+        Router::new()
+            .route(
+                "/healthz",
+                get(move || {
+                    let body = status.json();
+                    async move { Json(body) }
+                }),
+            )
+            .route(
+                "/metrics",
+                get(move || {
+                    scraped.scrape.gauges();
+                    let text = scraped.metrics.render();
+                    async move {
+                        (
+                            [(
+                                axum::http::header::CONTENT_TYPE,
+                                distcron_service::metrics::CONTENT_TYPE,
+                            )],
+                            text,
+                        )
+                    }
+                }),
+            )
     }
 }

@@ -64,6 +64,8 @@ impl Worker {
             claimant.clone(),
         );
         let registered = Arc::new(AtomicBool::new(false));
+        let metrics = distcron_service::metrics::install()?;
+        crate::metrics::describe();
         let status = status::Status {
             worker_id: settings.worker_id.clone(),
             incarnation,
@@ -73,6 +75,13 @@ impl Worker {
             cgroups: executor.uses_cgroups(),
             private_tmp: executor.private_tmp(),
             start_stats,
+            metrics,
+            scrape: crate::metrics::Scrape {
+                gate: shared.gate.clone(),
+                inflight: shared.inflight.clone(),
+                recorder: shared.recorder.clone(),
+                store: shared.store.clone(),
+            },
         }
         .router();
         let mut supervisor = Supervisor::new();

@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::scrape))
         .route("/jobs", post(jobs::create_job).get(jobs::list_jobs))
         .route(
             "/jobs/{id}",
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/schedule/preview", get(schedule::preview))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::from_fn(crate::drain::drain_unread_body))
         .layer(tower_http::trace::TraceLayer::new_for_http())

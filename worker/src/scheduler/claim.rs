@@ -198,7 +198,10 @@ impl Scheduler {
                         }
                         (RunStatus::Running, None)
                     }
-                    Action::Skip(reason) => (RunStatus::Skipped, Some(reason.to_string())),
+                    Action::Skip(reason) => {
+                        crate::metrics::tick_skipped(reason);
+                        (RunStatus::Skipped, Some(reason.to_string()))
+                    }
                 };
                 planned.push(Planned {
                     task: task.clone(),
