@@ -31,6 +31,9 @@ pub struct JobTask {
     /// never goes below it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_at: Option<DateTime<Utc>>,
+    /// When the schedule last changed: no time of it before this is a tick (no catch-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_changed_at: Option<DateTime<Utc>>,
     /// The owner's own uid, which the job's runs get (unless it is privileged or names
     /// `run_as`). A task without one does not run: its runs would share a uid with others'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,6 +51,7 @@ impl JobTask {
             owner: job.owner.clone(),
             created_at: job.created_at,
             resumed_at: job.resumed_at,
+            schedule_changed_at: job.schedule_changed_at,
             run_uid,
             spec: job.spec.clone(),
         }

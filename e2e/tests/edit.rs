@@ -288,3 +288,44 @@ async fn edits_are_refused_as_creates_are_and_a_new_file_or_a_paused_job_takes_t
     assert_eq!(finished.status, 409, "{}", finished.body);
     assert!(finished.error().contains("finished"), "{}", finished.body);
 }
+
+#[tokio::test]
+async fn a_new_schedule_counts_from_the_edit_so_none_of_its_times_before_it_is_caught_up() {
+    let cluster = TestCluster::start().await;
+    let alice = cluster.user("alice", false).await;
+    let witness = cluster.witness("edit-anchor");
+    // Never due during the test: its worker's cursor stays at its creation.
+    let job = alice
+        .create_job(&json!({"type": "command", "schedule": "0 0 1 1 *", "executable": witness.command("anchor")}))
+        .await;
+    let id = id_of(&job);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let edited = edit(&alice, &id, json!({"schedule": "* * * * * *"})).await;
+    let at = epoch_now();
+    assert_eq!(edited["version"], 2, "{edited}");
+    each_runs_after(
+        &witness,
+        std::slice::from_ref(&id),
+        at + 2.0,
+        "runs on the new schedule",
+        Duration::from_secs(15),
+    )
+    .await;
+    stop_jobs(&cluster, std::slice::from_ref(&id), &witness).await;
+    // The three seconds between the creation and the edit were not ticks: none ran late and
+    // none is recorded as missed.
+    let rows = settled_rows(&cluster, &id).await;
+    let edited_at = DateTime::<Utc>::from_timestamp_micros((at * 1e6) as i64).expect("time");
+    for ((t, _), row) in &rows {
+        assert!(
+            *t > edited_at - chrono::Duration::seconds(1),
+            "a time before the edit has a row: {t} {row:?}"
+        );
+        assert_ne!(row.status, "skipped", "{t}: {row:?}");
+    }
+    assert!(
+        witness.entries().iter().all(|e| e.lag() < 1.0),
+        "a run caught up late: {:?}",
+        witness.entries()
+    );
+}

@@ -12,7 +12,10 @@ use std::time::Duration;
 async fn a_running_job_is_pruned_to_its_history_limit_and_runs_every_second_once() {
     let cluster = TestCluster::start_with(ClusterOptions {
         workers: 1,
-        manager_env: vec![("DISTCRON_PRUNE_INTERVAL_MS".into(), "500".into())],
+        manager_env: vec![
+            ("DISTCRON_PRUNE_INTERVAL_MS".into(), "500".into()),
+            ("DISTCRON_PRUNE_GRACE_MS".into(), "1000".into()),
+        ],
         ..Default::default()
     })
     .await;
@@ -60,8 +63,9 @@ async fn a_running_job_is_pruned_to_its_history_limit_and_runs_every_second_once
                 let runs = alice.get(&format!("/jobs/{id}/runs")).await.body;
                 let job = alice.get(&format!("/jobs/{id}")).await.body;
                 let n = runs.as_array()?.len();
-                // At most the limit, and the ticks claimed since the last pass.
-                (n <= 5 && job["history_from"].is_string()).then_some(job)
+                // At most the limit, the ticks claimed since the last pass and those that
+                // ended within the grace.
+                (n <= 7 && job["history_from"].is_string()).then_some(job)
             }
         },
     )

@@ -180,4 +180,16 @@ async fn a_run_asked_for_now_obeys_forbid_and_a_paused_job_takes_none() {
         "{body}"
     );
     alice.delete(&format!("/jobs/{id}")).await;
+
+    // A one-shot job's run ends it: it takes no run now.
+    let once = alice
+        .create_job(&json!({"type": "command", "schedule": "@once", "executable": "sleep 30"}))
+        .await;
+    let (refused, body) = trigger(&alice, &id_of(&once), None).await;
+    assert_eq!(refused, 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap_or("").contains("runs once"),
+        "{body}"
+    );
+    alice.delete(&format!("/jobs/{}", id_of(&once))).await;
 }

@@ -94,6 +94,7 @@ impl Manager {
                 retention: (settings.retention_days > 0)
                     .then(|| Duration::from_secs(u64::from(settings.retention_days) * 86_400)),
                 history_limit: settings.history_limit,
+                grace: Duration::from_millis(settings.prune_grace_ms),
             },
         };
         let metrics = distcron_service::metrics::install()?;

@@ -15,6 +15,8 @@ pub struct Pruner {
     pub retention: Option<Duration>,
     /// Runs a job keeps when it names no `history_limit`.
     pub history_limit: u32,
+    /// A run beyond its job's limit is kept until it ended this long ago.
+    pub grace: Duration,
 }
 
 /// Runs deleted per statement, and jobs looked at per page: short transactions, short scans.
@@ -44,11 +46,13 @@ pub async fn prune_once(store: &Store, p: &Pruner) -> anyhow::Result<u64> {
     let mut total = 0;
     if let Some(retention) = p.retention {
         let cutoff = Utc::now() - chrono::Duration::from_std(retention)?;
+        let mut after = None;
         loop {
-            let n = store.prune_aged(cutoff, BATCH).await?;
+            let (n, next) = store.prune_aged(cutoff, after, BATCH).await?;
             total += n;
-            if n < u64::from(BATCH) {
-                break;
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
             }
             tokio::time::sleep(BREATHER).await;
         }
@@ -56,7 +60,7 @@ pub async fn prune_once(store: &Store, p: &Pruner) -> anyhow::Result<u64> {
     let mut after = None;
     loop {
         let (n, last) = store
-            .prune_over_limit(p.history_limit, after, JOBS_PER_PAGE, BATCH)
+            .prune_over_limit(p.history_limit, p.grace, after, JOBS_PER_PAGE, BATCH)
             .await?;
         total += n;
         match last {

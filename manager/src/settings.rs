@@ -53,6 +53,8 @@ pub struct Settings {
     pub retention_days: u32,
     pub history_limit: u32,
     pub prune_interval_ms: u64,
+    /// A run beyond its job's history limit is deleted only once it ended this long ago.
+    pub prune_grace_ms: u64,
     pub log_format: LogFormat,
 }
 
@@ -76,6 +78,7 @@ impl Default for Settings {
             retention_days: 30,
             history_limit: 1000,
             prune_interval_ms: 60_000,
+            prune_grace_ms: 600_000,
             log_format: LogFormat::Text,
         }
     }

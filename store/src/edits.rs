@@ -58,11 +58,16 @@ impl Store {
             return Ok(EditOutcome::Unchanged(Box::new(job)));
         }
         let now = Utc::now().trunc_subsecs(6);
+        let rescheduled = job.spec.schedule != spec.schedule || job.spec.timezone != spec.timezone;
+        if rescheduled {
+            job.schedule_changed_at = Some(now);
+        }
         sqlx::query(
             "UPDATE jobs SET name = ?, executable = ?, sha256 = ?, schedule = ?, timezone = ?, \
              timeout_seconds = ?, privileged = ?, run_as = ?, concurrency = ?, misfire = ?, retries = ?, \
              retry_backoff_seconds = ?, retry_interrupted = ?, memory_mb = ?, cpu_millis = ?, \
-             max_processes = ?, history_limit = ?, version = version + 1, updated_at = ? WHERE id = ?",
+             max_processes = ?, history_limit = ?, schedule_changed_at = ?, version = version + 1, \
+             updated_at = ? WHERE id = ?",
         )
         .bind(&spec.name)
         .bind(&spec.executable)
@@ -81,6 +86,7 @@ impl Store {
         .bind(spec.resources.cpu_millis)
         .bind(spec.resources.max_processes)
         .bind(spec.options.history_limit)
+        .bind(job.schedule_changed_at)
         .bind(now)
         .bind(id.to_string())
         .execute(&mut *tx)

@@ -11,7 +11,7 @@ use sqlx::{MySql, Transaction};
 pub(crate) const JOB_COLUMNS: &str = "id, name, owner, status, job_type, executable, sha256, schedule, timezone, \
      timeout_seconds, privileged, run_as, version, created_at, updated_at, concurrency, misfire, retries, \
      retry_backoff_seconds, retry_interrupted, memory_mb, cpu_millis, max_processes, paused_at, resumed_at, \
-     history_limit, history_from";
+     history_limit, history_from, schedule_changed_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct JobRow {
@@ -42,6 +42,7 @@ pub(crate) struct JobRow {
     resumed_at: Option<DateTime<Utc>>,
     history_limit: Option<u32>,
     history_from: Option<DateTime<Utc>>,
+    schedule_changed_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -60,6 +61,7 @@ impl TryFrom<JobRow> for Job {
             paused_at: r.paused_at,
             resumed_at: r.resumed_at,
             history_from: r.history_from,
+            schedule_changed_at: r.schedule_changed_at,
             spec: JobSpec {
                 name: r.name.clone(),
                 job_type: r

@@ -10,6 +10,7 @@ mod jobs;
 mod listings;
 mod pauses;
 mod prune;
+pub use prune::AgedCursor;
 mod retries;
 mod revocation;
 mod runs;

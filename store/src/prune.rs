@@ -25,29 +25,54 @@ struct Candidate {
     job_id: String,
     scheduled_at: DateTime<Utc>,
     triggered_by: Option<String>,
+    finished_at: Option<DateTime<Utc>>,
 }
 
+/// Where a pass over the aged runs has got to: the last `(finished_at, id)` it looked at.
+pub type AgedCursor = (DateTime<Utc>, String);
+
 impl Store {
-    /// Deletes up to `batch` runs that ended before `cutoff`, oldest end first; how many.
-    pub async fn prune_aged(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<u64> {
+    /// Looks at up to `batch` runs that ended before `cutoff`, oldest end first, after
+    /// `after` (where the pass got to: the runs it keeps stay behind it, so a pass never
+    /// stalls on them), and deletes those it may. How many it deleted, and where to go on
+    /// from (`None`: the pass is over).
+    pub async fn prune_aged(
+        &self,
+        cutoff: DateTime<Utc>,
+        after: Option<AgedCursor>,
+        batch: u32,
+    ) -> Result<(u64, Option<AgedCursor>)> {
+        let (at, id) = after.unwrap_or((DateTime::<Utc>::UNIX_EPOCH, String::new()));
         let sql = format!(
-            "SELECT id, job_id, scheduled_at, triggered_by FROM runs \
-             WHERE finished_at < ? AND {PRUNABLE} ORDER BY finished_at LIMIT ?"
+            "SELECT id, job_id, scheduled_at, triggered_by, finished_at FROM runs \
+             WHERE finished_at < ? AND (finished_at > ? OR (finished_at = ? AND id > ?)) AND {PRUNABLE} \
+             ORDER BY finished_at, id LIMIT ?"
         );
         let candidates: Vec<Candidate> = sqlx::query_as(&sql)
             .bind(cutoff)
+            .bind(at)
+            .bind(at)
+            .bind(&id)
             .bind(batch)
             .fetch_all(self.pool())
             .await?;
-        self.delete_runs(candidates).await
+        let next = match candidates.last() {
+            Some(c) if candidates.len() == batch as usize => {
+                c.finished_at.map(|f| (f, c.id.clone()))
+            }
+            _ => None,
+        };
+        Ok((self.delete_runs(candidates).await?, next))
     }
 
     /// For up to `jobs` jobs after `after` (in id order), deletes up to `batch` runs each
-    /// beyond the job's newest `history_limit` (or `default_limit`). Answers how many, and the
-    /// last job looked at (`None`: the pass is over).
+    /// beyond the job's newest `history_limit` (or `default_limit`) that ended more than
+    /// `grace` ago (what follows a run's end, a retry queued from its row, say, finds the row
+    /// still there). Answers how many, and the last job looked at (`None`: the pass is over).
     pub async fn prune_over_limit(
         &self,
         default_limit: u32,
+        grace: std::time::Duration,
         after: Option<JobId>,
         jobs: u32,
         batch: u32,
@@ -58,6 +83,7 @@ impl Store {
                 .bind(jobs)
                 .fetch_all(self.pool())
                 .await?;
+        let ended_before = Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
         let mut pruned = 0;
         for (job, limit) in &page {
             let limit = limit.unwrap_or(default_limit).max(1);
@@ -74,8 +100,8 @@ impl Store {
                 continue;
             };
             let sql = format!(
-                "SELECT id, job_id, scheduled_at, triggered_by FROM runs WHERE job_id = ? \
-                 AND (scheduled_at < ? OR (scheduled_at = ? AND attempt <= ?)) AND {PRUNABLE} \
+                "SELECT id, job_id, scheduled_at, triggered_by, finished_at FROM runs WHERE job_id = ? \
+                 AND (scheduled_at < ? OR (scheduled_at = ? AND attempt <= ?)) AND finished_at < ? AND {PRUNABLE} \
                  ORDER BY scheduled_at, attempt LIMIT ?"
             );
             let candidates: Vec<Candidate> = sqlx::query_as(&sql)
@@ -83,6 +109,7 @@ impl Store {
                 .bind(at)
                 .bind(at)
                 .bind(attempt)
+                .bind(ended_before)
                 .bind(batch)
                 .fetch_all(self.pool())
                 .await?;

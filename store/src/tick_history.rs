@@ -27,28 +27,42 @@ pub struct TickHistory {
     /// been set before it.
     pub schedule_edits: Vec<ScheduleEdit>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The runs stop short of the window: only the ticks up to here are complete.
+    pub truncated_to: Option<DateTime<Utc>>,
 }
 
 impl Store {
-    /// The history of `job` for its ticks in `[from, to]`.
+    /// The history of `job` for its ticks in `[from, to]`, reading at most `max_runs` runs
+    /// (a window wider than that is cut short: `truncated_to`).
     pub async fn tick_history(
         &self,
         job: &JobId,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        max_runs: u32,
     ) -> Result<TickHistory> {
         let id = job.to_string();
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ? AND scheduled_at >= ? AND scheduled_at <= ? \
-             AND triggered_by IS NULL ORDER BY scheduled_at, attempt"
+             AND triggered_by IS NULL ORDER BY scheduled_at, attempt LIMIT ?"
         );
         let rows: Vec<RunRow> = sqlx::query_as(&sql)
             .bind(&id)
             .bind(from)
             .bind(to)
+            .bind(max_runs)
             .fetch_all(self.pool())
             .await?;
-        let runs = rows.into_iter().map(Run::try_from).collect::<Result<_>>()?;
+        let mut runs: Vec<Run> = rows.into_iter().map(Run::try_from).collect::<Result<_>>()?;
+        // Cut short: the last tick read may lack attempts, so the ticks end before it.
+        let truncated_to = match runs.last() {
+            Some(last) if runs.len() == max_runs as usize => {
+                let last = last.scheduled_at;
+                runs.retain(|r| r.scheduled_at < last);
+                Some(last - chrono::Duration::microseconds(1))
+            }
+            _ => None,
+        };
         let pauses = sqlx::query_as(
             "SELECT paused_at, paused_by, resumed_at, resumed_by FROM job_pauses \
              WHERE job_id = ? AND paused_at <= ? AND (resumed_at IS NULL OR resumed_at >= ?) ORDER BY paused_at",
@@ -86,6 +100,7 @@ impl Store {
             pauses,
             schedule_edits,
             finished_at: finished_at.and_then(|(f,)| f),
+            truncated_to,
         })
     }
 }

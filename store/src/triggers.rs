@@ -8,7 +8,7 @@ use crate::audit::{self, AuditEntry};
 use crate::runs::{RUN_COLUMNS, RunRow};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Duration, Timelike, Utc};
-use distcron_core::{JobId, JobStatus, Run, RunId};
+use distcron_core::{JobId, JobStatus, Run, RunId, Schedule};
 
 /// A run asked for outside the schedule.
 #[derive(Clone, Debug)]
@@ -53,20 +53,28 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         // Share-locked, as a retry's queueing does: a pause or delete going on is waited for,
         // and then this sees it.
-        let status: Option<(String,)> =
-            sqlx::query_as("SELECT status FROM jobs WHERE id = ? LOCK IN SHARE MODE")
+        let job: Option<(String, String)> =
+            sqlx::query_as("SELECT status, schedule FROM jobs WHERE id = ? LOCK IN SHARE MODE")
                 .bind(t.job.to_string())
                 .fetch_optional(&mut *tx)
                 .await?;
-        let Some((status,)) = status else {
+        let Some((status, schedule)) = job else {
             return Ok(Triggered::NotFound);
         };
-        if !status.parse().is_ok_and(|s: JobStatus| s.is_active()) {
-            tx.rollback().await?;
-            return Err(StoreError::Conflict(format!(
-                "job {} is {status}: it does not run",
+        let refused = if !status.parse().is_ok_and(|s: JobStatus| s.is_active()) {
+            Some(format!("job {} is {status}: it does not run", t.job))
+        } else if Schedule::parse(&schedule).is_ok_and(|s| s.is_once()) {
+            // Its one run's outcome ends the job: a manual run's would end it too.
+            Some(format!(
+                "job {} runs once, when it is created: it takes no run now (create another `@once` job)",
                 t.job
-            )));
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict(why));
         }
         let now = Utc::now();
         let id = RunId::new();

@@ -118,7 +118,7 @@ async fn a_job_keeps_its_newest_runs_and_never_its_cursor_a_run_under_way_or_a_f
 
     let (pruned, last) = db
         .store
-        .prune_over_limit(1000, None, 200, 500)
+        .prune_over_limit(1000, std::time::Duration::ZERO, None, 200, 500)
         .await
         .expect("prune");
     assert_eq!(
@@ -150,17 +150,31 @@ async fn a_job_keeps_its_newest_runs_and_never_its_cursor_a_run_under_way_or_a_f
     // Again: nothing more to do.
     assert_eq!(
         db.store
-            .prune_over_limit(1000, None, 200, 500)
+            .prune_over_limit(1000, std::time::Duration::ZERO, None, 200, 500)
             .await
             .expect("prune")
             .0,
         0
     );
 
+    // A run just ended stays for the grace, beyond the limit or not.
+    let fresh = db.job(limited(1)).await;
+    insert(&sql, fresh, &[row(t(0), "failed"), row(t(1), "succeeded")]).await;
+    let grace = std::time::Duration::from_secs(600);
+    assert_eq!(
+        db.store
+            .prune_over_limit(1000, grace, None, 200, 500)
+            .await
+            .expect("prune")
+            .0,
+        0
+    );
+    assert_eq!(kept(&sql, fresh).await.len(), 2);
+
     // Paging: one job a page walks every job, and says where it stopped.
     let (_, first_page) = db
         .store
-        .prune_over_limit(1000, None, 1, 500)
+        .prune_over_limit(1000, std::time::Duration::ZERO, None, 1, 500)
         .await
         .expect("prune");
     assert!(first_page.is_some());
@@ -190,7 +204,10 @@ async fn runs_ended_before_the_retention_go_but_each_jobs_newest_scheduled_run_s
     insert(&sql, e, &[old(t(0), "succeeded")]).await;
 
     let cutoff = Utc::now() - Duration::days(30);
-    assert_eq!(db.store.prune_aged(cutoff, 500).await.expect("prune"), 2);
+    assert_eq!(
+        db.store.prune_aged(cutoff, None, 500).await.expect("prune"),
+        (2, None)
+    );
     assert_eq!(kept(&sql, d).await, vec![(t(2), "succeeded".to_string())]);
     assert_eq!(history_from(&sql, d).await, Some(t(1)));
     assert_eq!(
@@ -206,5 +223,46 @@ async fn runs_ended_before_the_retention_go_but_each_jobs_newest_scheduled_run_s
             .len(),
         2
     );
-    assert_eq!(db.store.prune_aged(cutoff, 500).await.expect("again"), 0);
+    assert_eq!(
+        db.store.prune_aged(cutoff, None, 500).await.expect("again"),
+        (0, None)
+    );
+}
+
+#[tokio::test]
+async fn a_pass_goes_past_the_runs_it_keeps_so_retention_never_stalls_on_them() {
+    let db = TestDb::new().await;
+    let sql = db.sql().await;
+    let t = |s: i64| Utc::now().trunc_subsecs(0) - Duration::days(50) + Duration::seconds(s);
+    let old = |at, ago: i64| Row {
+        finished_ago: Duration::days(ago),
+        ..row(at, "succeeded")
+    };
+    // Three finished jobs' last runs, older than anything prunable: kept, and first in line.
+    for i in 0..3 {
+        let kept = db.job(JobOptions::default()).await;
+        insert(&sql, kept, &[old(t(i), 45)]).await;
+    }
+    let job = db.job(JobOptions::default()).await;
+    insert(
+        &sql,
+        job,
+        &[old(t(10), 40), old(t(11), 40), row(t(12), "succeeded")],
+    )
+    .await;
+    let cutoff = Utc::now() - Duration::days(30);
+    // One run a batch: the pass walks on past the kept ones and reaches the prunable ones.
+    let (mut deleted, mut after, mut batches) = (0, None, 0);
+    loop {
+        let (n, next) = db.store.prune_aged(cutoff, after, 1).await.expect("prune");
+        deleted += n;
+        batches += 1;
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+        assert!(batches < 20, "the pass does not end");
+    }
+    assert_eq!(deleted, 2, "after {batches} batches");
+    assert_eq!(kept(&sql, job).await.len(), 1);
 }

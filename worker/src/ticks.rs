@@ -10,15 +10,18 @@ use distcron_core::{Concurrency, JobOptions, Misfire};
 /// At most this many missed ticks of one job are accounted for at once.
 pub const MAX_MISSED: usize = 100_000;
 
-/// Where a new job's ticks start: ticks strictly after its creation (or its latest resume); a
-/// one-shot job's single tick is its creation time.
+/// Where a job's ticks start: strictly after its creation, its latest resume and its latest
+/// schedule change; a one-shot job's single tick is its creation time.
 pub fn anchor(task: &JobTask) -> DateTime<Utc> {
     let start = if task.spec.schedule.is_once() {
         task.created_at - chrono::Duration::microseconds(1)
     } else {
         task.created_at
     };
-    task.resumed_at.map_or(start, |r| r.max(start))
+    [task.resumed_at, task.schedule_changed_at]
+        .into_iter()
+        .flatten()
+        .fold(start, DateTime::max)
 }
 
 /// The job's first tick strictly after `after`.
@@ -118,6 +121,7 @@ mod tests {
             owner: UserName::parse("alice").expect("name"),
             created_at: at(10) + chrono::Duration::milliseconds(500),
             resumed_at: None,
+            schedule_changed_at: None,
             run_uid: Some(200_000),
             spec: JobSpec {
                 name: None,
@@ -164,6 +168,16 @@ mod tests {
         // A resume from before the creation (a clock's error) never moves the start back.
         t.resumed_at = Some(at(5));
         assert_eq!(anchor(&t), t.created_at);
+    }
+
+    #[test]
+    fn a_rescheduled_job_counts_its_ticks_from_the_edit_so_no_time_before_it_is_caught_up() {
+        // Hourly, last run at 0; edited at 1800 s to every quarter hour: 900 was never a tick.
+        let s = |n: i64| at(0) + chrono::Duration::seconds(n);
+        let mut t = task("*/15 * * * *");
+        t.schedule_changed_at = Some(s(1800) + chrono::Duration::milliseconds(7));
+        assert_eq!(next_tick(&t, anchor(&t).max(s(0))), Some(s(2700)));
+        assert!(between(&t, anchor(&t), s(2000)).is_empty());
     }
 
     #[test]

@@ -59,18 +59,21 @@ pub async fn job_ticks(
         Some(h) => from.max(h + Duration::microseconds(1)),
         None => from,
     };
+    // Every attempt of every tick of a page, with room to spare (attempts are at most 11).
+    let max_runs = limit.saturating_mul(12);
     let history = state
         .store
-        .tick_history(&job.id, from, to.max(from))
+        .tick_history(&job.id, from, to.max(from), max_runs)
         .await?;
+    let page_to = history.truncated_to.map_or(to, |t| t.min(to));
     let view = JobTicks {
         created_at: job.created_at,
         schedule: &job.spec.schedule,
         timezone: &job.spec.timezone,
     };
-    let ticks = ticks(&view, &history, from, to, now, limit as usize);
+    let ticks = ticks(&view, &history, from, page_to, now, limit as usize);
     let mut headers = HeaderMap::new();
-    if ticks.len() == limit as usize
+    if (ticks.len() == limit as usize || page_to < to)
         && let Some(last) = ticks.last()
     {
         let after = last.scheduled_at + Duration::microseconds(1);

@@ -401,6 +401,9 @@ pub struct Job {
     /// When the job was last resumed: its ticks count from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_at: Option<DateTime<Utc>>,
+    /// When its schedule or time zone last changed (an edit): its ticks count from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_changed_at: Option<DateTime<Utc>>,
     /// Where the job's kept history starts, once older runs have been pruned: the scheduled
     /// time of the newest run pruned. `None`: nothing pruned, its history starts at its creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -423,6 +426,7 @@ impl Job {
             updated_at: now,
             paused_at: None,
             resumed_at: None,
+            schedule_changed_at: None,
             history_from: None,
             spec,
         }
@@ -580,6 +584,7 @@ mod tests {
             updated_at: Utc::now(),
             paused_at: None,
             resumed_at: None,
+            schedule_changed_at: None,
             history_from: None,
             spec: command("ls -la"),
         };

@@ -53,6 +53,7 @@ impl TestDb {
             updated_at: now,
             paused_at: None,
             resumed_at: None,
+            schedule_changed_at: None,
             history_from: None,
             spec: JobSpec {
                 name: None,

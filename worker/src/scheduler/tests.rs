@@ -143,6 +143,7 @@ fn task(schedule: &str, created_at: DateTime<Utc>) -> JobTask {
         owner: UserName::parse("alice").expect("name"),
         created_at,
         resumed_at: None,
+        schedule_changed_at: None,
         run_uid: Some(200_000),
         spec: JobSpec {
             name: None,

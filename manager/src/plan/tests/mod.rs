@@ -11,6 +11,7 @@ fn task(version: u64) -> JobTask {
         owner: UserName::parse("alice").expect("name"),
         created_at: Utc::now(),
         resumed_at: None,
+        schedule_changed_at: None,
         run_uid: Some(200_000),
         spec: JobSpec {
             name: None,
