@@ -42,6 +42,20 @@ async fn the_same_key_and_body_create_one_job_and_another_body_is_refused() {
         reused.body
     );
 
+    // Edited since, the job is still what the key made: a replay of the first request gets it
+    // as it now is, not a refusal.
+    let edited = alice
+        .patch(
+            &format!("/jobs/{}", id_of(&first.body)),
+            &json!({"name": "renamed"}),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    let replayed = alice.post_with("/jobs", &body, &key).await;
+    assert_eq!(replayed.status, 201, "{}", replayed.body);
+    assert_eq!(id_of(&replayed.body), id_of(&first.body));
+    assert_eq!(replayed.body["name"], "renamed", "{}", replayed.body);
+
     // Another owner's key space is its own.
     let bobs = bob.post_with("/jobs", &body, &key).await;
     assert_eq!(bobs.status, 201, "{}", bobs.body);

@@ -141,6 +141,17 @@ impl Store {
         row.map(Job::try_from).transpose()
     }
 
+    /// The digest of the definition job `id` was created with (`None` for a job created
+    /// before digests were kept).
+    pub async fn created_digest(&self, id: &JobId) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT created_spec_sha256 FROM jobs WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.and_then(|(d,)| d))
+    }
+
     /// The owner's job created with this idempotency key, if any.
     pub async fn job_of_key(&self, owner: &UserName, key: &str) -> Result<Option<Job>> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ? AND idempotency_key = ?");
@@ -225,8 +236,8 @@ impl Store {
             "INSERT INTO jobs (id, name, owner, status, job_type, executable, sha256, schedule, timezone, \
              timeout_seconds, privileged, run_as, version, created_at, updated_at, concurrency, misfire, \
              retries, retry_backoff_seconds, retry_interrupted, memory_mb, cpu_millis, max_processes, \
-             idempotency_key, history_limit) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             idempotency_key, history_limit, created_spec_sha256) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(job.id.to_string())
         .bind(&s.name)
@@ -253,6 +264,7 @@ impl Store {
         .bind(s.resources.max_processes)
         .bind(idempotency_key)
         .bind(s.options.history_limit)
+        .bind(spec_digest(s))
         .execute(&mut *tx)
         .await;
         match inserted.map_err(StoreError::from) {
@@ -318,6 +330,12 @@ impl Store {
         job.updated_at = now;
         Ok(Some((job, Some(JobTx { tx }))))
     }
+}
+
+/// The sha256 of a definition, as its JSON: what tells a replayed create from another one.
+pub fn spec_digest(spec: &JobSpec) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(serde_json::to_vec(spec).unwrap_or_default()))
 }
 
 /// Takes `jobs` (id and current status, each row already locked by the caller's transaction)

@@ -23,7 +23,7 @@ mod users;
 pub use audit::AuditRow;
 pub use edits::EditOutcome;
 pub use error::{Result, StoreError};
-pub use jobs::{CreateOutcome, JobFilter, JobTx};
+pub use jobs::{CreateOutcome, JobFilter, JobTx, spec_digest};
 pub use listings::{AuditFilter, AuditRecord, RunFilter};
 pub use pauses::{Pause, PauseOutcome, PauseRow};
 pub use retries::{PendingRetry, RetryClaim, StaleRun};

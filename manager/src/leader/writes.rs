@@ -104,7 +104,7 @@ impl Leader {
             .await?
         {
             CreateOutcome::Exists(existing)
-                if existing.spec == job.spec && existing.owner == job.owner =>
+                if existing.owner == job.owner && self.created_as(&existing, &job).await? =>
             {
                 return Ok((*existing, false));
             }
@@ -142,6 +142,15 @@ impl Leader {
         let worker = published.worker_of(&job.id).unwrap_or("-");
         tracing::info!(job_id = %job.id, owner = %job.owner, worker, "job created");
         Ok((job, true))
+    }
+
+    /// Whether `existing` was created with `job`'s definition: the same request replayed,
+    /// even if `existing` was edited since.
+    async fn created_as(&self, existing: &Job, job: &Job) -> Result<bool, WriteError> {
+        Ok(match self.store.created_digest(&existing.id).await? {
+            Some(digest) => digest == distcron_store::spec_digest(&job.spec),
+            None => existing.spec == job.spec,
+        })
     }
 
     /// A job that runs an uploaded file may be written only while the file is stored. Called
