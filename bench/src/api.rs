@@ -61,7 +61,7 @@ impl Api {
         &self.base
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,

@@ -5,13 +5,16 @@
 //! its scheduled time is its start lag. The scenarios (`scenario/`) are bursts (N jobs due
 //! at the same second, compared with how fast this machine can start N such processes at all,
 //! `floor.rs`) and spreads (N jobs a minute spread over its seconds). The report (`report.rs`)
-//! goes to stdout as a table and to `bench/results/` as JSON and Markdown.
+//! goes to stdout as a table and to `bench/results/` as JSON and Markdown. After the
+//! scenarios, `control.rs` measures how fast a run asked for now starts and how fast a kill
+//! leaves no process of its run (`--control-runs`, one at a time).
 //!
 //! Benchmarks are no tests: a missed goal is a figure in the report, not a failure. The exit
 //! status is non-zero only when the benchmark could not run (no cluster, a scenario that could
 //! not create its jobs, ...).
 
 mod api;
+mod control;
 mod cpu;
 mod floor;
 mod machine;
@@ -76,6 +79,9 @@ struct Args {
     /// the latest table.
     #[arg(long)]
     readme: Option<PathBuf>,
+    /// Runs asked for now and then killed, one at a time, for the control latencies (0: none).
+    #[arg(long, default_value_t = 100)]
+    control_runs: usize,
     /// The cluster's build profile; `unknown`: read it from the workers' executables.
     #[arg(long, default_value = "unknown")]
     cluster_profile: String,
@@ -144,7 +150,22 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             }
         }
     }
+    let control = if args.control_runs > 0 {
+        let dir = ctx.witness_root.join("control");
+        let name = format!("{}-control", ctx.name_prefix);
+        match control::measure(&ctx.api, &dir, &name, args.control_runs).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("error: the control latencies could not be measured: {e:#}");
+                errors.push(format!("control: {e:#}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
     if !ctx.keep_witness {
+        let _ = std::fs::remove_dir_all(ctx.witness_root.join("control"));
         let _ = std::fs::remove_dir(&ctx.witness_root);
     }
     let report = Report {
@@ -154,6 +175,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         cluster,
         scenarios,
         errors,
+        control,
     };
     println!();
     print!("{}", report.text());

@@ -22,6 +22,8 @@ pub struct Report {
     pub scenarios: Vec<ScenarioResult>,
     /// Scenarios that could not run, with why.
     pub errors: Vec<String>,
+    /// Run-now and kill latencies, if measured.
+    pub control: Option<crate::control::ControlResult>,
 }
 
 const HEADERS: [&str; 13] = [
@@ -99,6 +101,23 @@ impl Report {
             ),
         ];
         lines.extend(self.scenarios.iter().map(scenario_line));
+        if let Some(c) = &self.control {
+            let figure = |what: &str, s: &Option<crate::stats::Summary>| match s {
+                Some(s) => format!(
+                    "{what}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {}",
+                    s.p50_ms, s.p99_ms, s.max_ms, s.count
+                ),
+                None => format!("{what}: not measured"),
+            };
+            lines.push(figure(
+                "Run now (trigger request → the run's process started)",
+                &c.trigger,
+            ));
+            lines.push(figure(
+                "Kill (request → no process of the run left)",
+                &c.kill,
+            ));
+        }
         for e in &self.errors {
             lines.push(format!("Could not run: {e}"));
         }

@@ -122,7 +122,9 @@ async fn a_paused_job_runs_no_tick_until_resumed_and_catches_none_of_the_pause_u
         }
         t += ChronoDuration::seconds(1);
     }
-    assert!(in_pause.len() <= 1, "rows in the pause: {in_pause:?}");
+    // Claims lead their tick by half a second, and the withdrawal takes a moment to reach the
+    // worker: under load two ticks may be claimed just before it, and both are skipped.
+    assert!(in_pause.len() <= 2, "rows in the pause: {in_pause:?}");
     for (t, r) in &in_pause {
         assert_eq!(r.status, "skipped", "{t}: {r:?}");
         assert_eq!(r.reason.as_deref(), Some("the job is paused"), "{t}: {r:?}");
