@@ -4,7 +4,7 @@
 //! of every field that changed.
 
 use crate::audit::{self, AuditEntry};
-use crate::jobs::{JOB_COLUMNS, JobRow, JobTx};
+use crate::jobs::{JobTx, lock_job};
 use crate::{Result, Store, StoreError};
 use chrono::{SubsecRound, Utc};
 use distcron_core::{Job, JobId, JobSpec, JobStatus, UserName};
@@ -31,12 +31,7 @@ impl Store {
         actor: &UserName,
     ) -> Result<EditOutcome> {
         let mut tx = self.pool().begin().await?;
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? FOR UPDATE");
-        let row: Option<JobRow> = sqlx::query_as(&sql)
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(mut job) = row.map(Job::try_from).transpose()? else {
+        let Some(mut job) = lock_job(&mut tx, id).await? else {
             return Ok(EditOutcome::NotFound);
         };
         let refuse = if job.status == JobStatus::Finished {

@@ -312,12 +312,7 @@ impl Store {
         actor: &UserName,
     ) -> Result<Option<(Job, Option<JobTx>)>> {
         let mut tx = self.pool().begin().await?;
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? FOR UPDATE");
-        let row: Option<JobRow> = sqlx::query_as(&sql)
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(mut job) = row.map(Job::try_from).transpose()? else {
+        let Some(mut job) = lock_job(&mut tx, id).await? else {
             return Ok(None);
         };
         if job.status == JobStatus::Finished {
@@ -336,6 +331,20 @@ impl Store {
 pub fn spec_digest(spec: &JobSpec) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(serde_json::to_vec(spec).unwrap_or_default()))
+}
+
+/// Job `id`, its row locked for update in `tx` (as a delete, a pause or an edit lock it: a
+/// start check waits for the change, or the change for the starts).
+pub(crate) async fn lock_job(
+    tx: &mut Transaction<'static, MySql>,
+    id: &JobId,
+) -> Result<Option<Job>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? FOR UPDATE");
+    let row: Option<JobRow> = sqlx::query_as(&sql)
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(Job::try_from).transpose()
 }
 
 /// Takes `jobs` (id and current status, each row already locked by the caller's transaction)

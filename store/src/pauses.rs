@@ -5,7 +5,7 @@
 //! puts the job back on the schedule counting its ticks from the resume (`jobs.resumed_at`).
 
 use crate::audit::{self, AuditEntry};
-use crate::jobs::{JOB_COLUMNS, JobRow, JobTx};
+use crate::jobs::{JobTx, lock_job};
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, SubsecRound, Utc};
 use distcron_core::run::skip;
@@ -47,12 +47,7 @@ impl Store {
         actor: &UserName,
     ) -> Result<PauseOutcome> {
         let mut tx = self.pool().begin().await?;
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? FOR UPDATE");
-        let row: Option<JobRow> = sqlx::query_as(&sql)
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(mut job) = row.map(Job::try_from).transpose()? else {
+        let Some(mut job) = lock_job(&mut tx, id).await? else {
             return Ok(PauseOutcome::NotFound);
         };
         let refuse = match (what, job.status) {
