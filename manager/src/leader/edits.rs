@@ -5,7 +5,7 @@
 //! nothing running is restarted. A paused job's task is published at its resume.
 
 use super::Leader;
-use super::writes::WriteError;
+use super::writes::{OnCommitFailure, WriteError};
 use crate::plan::{Observed, Placement};
 use crate::reconcile;
 use distcron_core::internal::EditJob;
@@ -45,18 +45,9 @@ impl Leader {
             return Ok(job);
         }
         let desired = BTreeMap::from([(job.id, JobTask::new(&job, run_uid))]);
-        let published = match self.publish(&[job.id], desired).await {
-            Ok(published) => published,
-            Err(e) => {
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
-        };
-        if let Err(e) = tx.commit().await {
-            // Published but not committed: the old definition goes back (the resync would, too).
-            self.roll_back(&published).await;
-            return Err(e.into());
-        }
+        // Not committed after all: the old definition goes back.
+        self.publish_and_commit(&[job.id], desired, tx, OnCommitFailure::RollBack)
+            .await?;
         tracing::info!(job_id = %id, actor = %req.actor, version = job.version, "job edited");
         Ok(job)
     }

@@ -4,7 +4,7 @@
 //! the resync keeps it withdrawn.
 
 use super::Leader;
-use super::writes::WriteError;
+use super::writes::{OnCommitFailure, WriteError};
 use distcron_core::payload::JobTask;
 use distcron_core::{Job, JobId, UserName};
 use distcron_store::{Pause, PauseOutcome};
@@ -37,22 +37,14 @@ impl Leader {
             Pause::Pause => BTreeMap::new(),
             Pause::Resume => BTreeMap::from([(job.id, JobTask::new(&job, run_uid))]),
         };
-        let published = match self.publish(&[job.id], desired).await {
-            Ok(published) => published,
-            Err(e) => {
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
+        // A resume published but not committed is taken back; a pause is left withdrawn, as a
+        // delete is.
+        let on_failure = match what {
+            Pause::Resume => OnCommitFailure::RollBack,
+            Pause::Pause => OnCommitFailure::Leave,
         };
-        if let Err(e) = tx.commit().await {
-            // A resume published but not committed is taken back; a pause is left withdrawn
-            // (as a delete is): if its commit did not go through, the resync publishes the
-            // job again.
-            if what == Pause::Resume {
-                self.roll_back(&published).await;
-            }
-            return Err(e.into());
-        }
+        self.publish_and_commit(&[job.id], desired, tx, on_failure)
+            .await?;
         tracing::info!(job_id = %id, actor = %actor, status = %job.status, "job paused or resumed");
         Ok(job)
     }

@@ -12,7 +12,7 @@ use crate::plan::{self, Op, Placement};
 use crate::reconcile::{self, ApplyError};
 use distcron_core::payload::JobTask;
 use distcron_core::{Job, JobId, JobSpec, UserName};
-use distcron_store::{CreateOutcome, StoreError, User};
+use distcron_store::{CreateOutcome, JobTx, StoreError, User};
 use distcron_zk::ZkError;
 use std::collections::BTreeMap;
 
@@ -60,6 +60,16 @@ impl From<ZkError> for WriteError {
             WriteError::Internal(e.into())
         }
     }
+}
+
+/// What becomes of what a write published when its commit then fails.
+pub(crate) enum OnCommitFailure {
+    /// Put back what ZooKeeper held (a new job or definition that may never have been
+    /// committed must not run; the resync would take it back too).
+    RollBack,
+    /// Leave it: a job withdrawn stays withdrawn. The commit may have gone through, and a job
+    /// taken off the schedule must not run again; if it did not, the resync publishes it.
+    Leave,
 }
 
 /// What a write published: the jobs it touched, as ZooKeeper held them before, and the ops.
@@ -124,21 +134,10 @@ impl Leader {
             CreateOutcome::Inserted(tx) => tx,
         };
         let task = JobTask::new(&job, run_uid);
-        let published = match self
-            .publish(&[job.id], BTreeMap::from([(job.id, task)]))
-            .await
-        {
-            Ok(published) => published,
-            Err(e) => {
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
-        };
-        if let Err(e) = tx.commit().await {
-            // Published but not committed: take the task back (the resync would, too).
-            self.roll_back(&published).await;
-            return Err(e.into());
-        }
+        let desired = BTreeMap::from([(job.id, task)]);
+        let published = self
+            .publish_and_commit(&[job.id], desired, tx, OnCommitFailure::RollBack)
+            .await?;
         let worker = published.worker_of(&job.id).unwrap_or("-");
         tracing::info!(job_id = %job.id, owner = %job.owner, worker, "job created");
         Ok((job, true))
@@ -177,13 +176,8 @@ impl Leader {
             return Err(WriteError::NotFound(format!("no job {id}")));
         };
         let Some(tx) = tx else { return Ok(job) };
-        if let Err(e) = self.publish(&[*id], BTreeMap::new()).await {
-            let _ = tx.rollback().await;
-            return Err(e);
-        }
-        // A commit that fails is not rolled back in ZooKeeper: it may have gone through, and a
-        // finished job must not run again; if it did not, the resync publishes the job again.
-        tx.commit().await?;
+        self.publish_and_commit(&[*id], BTreeMap::new(), tx, OnCommitFailure::Leave)
+            .await?;
         tracing::info!(job_id = %id, actor = %actor, "job finished");
         Ok(job)
     }
@@ -206,6 +200,33 @@ impl Leader {
             .await?;
         tracing::info!(user = %name, admin, actor = %actor, "user created");
         Ok(user)
+    }
+
+    /// The end of every job write: publishes `desired` for `jobs` (the plan of an observation
+    /// of them), then commits `tx`, the write's open transaction. If publishing fails, `tx` is
+    /// rolled back; if the commit fails after publishing, `on_failure` says what becomes of
+    /// what was published.
+    pub(crate) async fn publish_and_commit(
+        &self,
+        jobs: &[JobId],
+        desired: BTreeMap<JobId, JobTask>,
+        tx: JobTx,
+        on_failure: OnCommitFailure,
+    ) -> Result<Published, WriteError> {
+        let published = match self.publish(jobs, desired).await {
+            Ok(published) => published,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
+        if let Err(e) = tx.commit().await {
+            if let OnCommitFailure::RollBack = on_failure {
+                self.roll_back(&published).await;
+            }
+            return Err(e.into());
+        }
+        Ok(published)
     }
 
     /// Makes ZooKeeper hold `desired` for `jobs` (each of which is either desired or
