@@ -58,6 +58,7 @@ impl Api {
             max_body_bytes: settings.max_body_bytes(),
             known_tokens: Default::default(),
             metrics: distcron_service::metrics::install()?,
+            workers_http: reqwest::Client::new(),
         };
         metrics::describe();
         let app = routes::router(state);

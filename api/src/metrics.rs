@@ -42,13 +42,8 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
     metrics::gauge!("distcron_zookeeper_connected")
         .set(f64::from(u8::from(state.zk.client().is_ok())));
     let pool = state.store.pool();
-    distcron_service::metrics::pool_gauges(pool.size(), pool.num_idle());
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            distcron_service::metrics::CONTENT_TYPE,
-        )],
-        state.metrics.render(),
-    )
+    state
+        .metrics
+        .scrape(pool.size(), pool.num_idle())
         .into_response()
 }

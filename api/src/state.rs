@@ -16,4 +16,6 @@ pub struct AppState {
     /// The largest request body read; see `extract::JsonBody`.
     pub max_body_bytes: usize,
     pub metrics: distcron_service::metrics::Metrics,
+    /// For the workers' status servers (`GET /workers`): one pool of connections for all requests.
+    pub workers_http: reqwest::Client,
 }

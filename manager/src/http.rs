@@ -172,14 +172,9 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
 async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("distcron_leader").set(f64::from(u8::from(state.slot.get().is_some())));
     let pool = state.store.pool();
-    distcron_service::metrics::pool_gauges(pool.size(), pool.num_idle());
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            distcron_service::metrics::CONTENT_TYPE,
-        )],
-        state.metrics.render(),
-    )
+    state
+        .metrics
+        .scrape(pool.size(), pool.num_idle())
         .into_response()
 }
 

@@ -58,6 +58,13 @@ pub fn install() -> anyhow::Result<Metrics> {
 }
 
 impl Metrics {
+    /// A scrape of a process with a MySQL pool of `size` connections, `idle` of them idle:
+    /// the pool's gauges set, then everything rendered, with its content type.
+    pub fn scrape(&self, size: u32, idle: usize) -> ([(&'static str, &'static str); 1], String) {
+        pool_gauges(size, idle);
+        ([("content-type", CONTENT_TYPE)], self.render())
+    }
+
     /// The exposition text of everything recorded so far.
     pub fn render(&self) -> String {
         self.handle.run_upkeep();

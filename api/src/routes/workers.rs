@@ -59,7 +59,7 @@ pub async fn list_workers(
         .map_err(distcron_zk::ZkError::from)?;
     names.sort();
     let running = state.store.running_by_worker().await?;
-    let http = reqwest::Client::new();
+    let http = state.workers_http.clone();
     let mut reports = JoinSet::new();
     let mut out = Vec::with_capacity(names.len());
     for name in names {
