@@ -189,14 +189,20 @@ async fn killing_a_job_kills_its_running_run_and_skips_a_run_claimed_but_not_sta
         }))
         .await;
     let job_id = job["id"].as_str().expect("id").to_string();
+    // A claimed run with time to spare before its tick: the first tick after the creation may
+    // be claimed less than a second ahead (the job was created just before it); then the next.
     let claimed = eventually("a claimed run", Duration::from_secs(40), || {
         let alice = alice.clone();
         let job_id = job_id.clone();
         async move {
-            runs_of(&alice, &job_id)
-                .await
-                .into_iter()
-                .find(|r| r["status"] == "claimed")
+            let ahead = chrono::Utc::now() + chrono::Duration::seconds(3);
+            runs_of(&alice, &job_id).await.into_iter().find(|r| {
+                r["status"] == "claimed"
+                    && r["scheduled_at"]
+                        .as_str()
+                        .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+                        .is_some_and(|t| t > ahead)
+            })
         }
     })
     .await;
