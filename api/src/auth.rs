@@ -9,9 +9,8 @@ use axum::http::request::Parts;
 use distcron_store::User;
 
 /// The bearer token of a request, or 401.
-fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    parts
-        .headers
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -33,7 +32,7 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)?;
+        let token = bearer(&parts.headers)?;
         state
             .known_tokens
             .authenticate(&state.store, token, false)
@@ -76,7 +75,7 @@ impl FromRequestParts<AppState> for Operator {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)?;
+        let token = bearer(&parts.headers)?;
         state
             .known_tokens
             .authenticate(&state.store, token, true)

@@ -52,6 +52,17 @@ impl ApiError {
         }
     }
 
+    /// What the caller is told: the message and the code of the JSON body.
+    pub(crate) fn public(&self) -> (String, &'static str) {
+        let message = match self {
+            ApiError::Unavailable { what, .. } => {
+                format!("{what} is unavailable; nothing was changed, try again shortly")
+            }
+            other => other.to_string(),
+        };
+        (message, self.parts().1)
+    }
+
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
@@ -70,26 +81,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.parts();
+        let status = self.parts().0;
         match &self {
             ApiError::Unavailable { what, cause } => tracing::warn!(what, cause, "answering 503"),
             ApiError::Internal(e) => tracing::error!(error = format!("{e:#}"), "answering 500"),
             _ => {}
         }
-        let message = match &self {
-            ApiError::Unavailable { what, .. } => {
-                format!("{what} is unavailable; nothing was changed, try again shortly")
-            }
-            other => other.to_string(),
-        };
-        let mut response = (
-            status,
-            Json(ErrorBody {
-                error: message,
-                code,
-            }),
-        )
-            .into_response();
+        let (error, code) = self.public();
+        let mut response = (status, Json(ErrorBody { error, code })).into_response();
         match self {
             ApiError::Unauthorized => {
                 response

@@ -49,6 +49,8 @@ impl Api {
             settings.internal_token.clone(),
             Duration::from_millis(settings.leader_wait_ms),
         );
+        let mut supervisor = Supervisor::new();
+        let token = supervisor.token();
         let state = state::AppState {
             store,
             blobs,
@@ -59,12 +61,13 @@ impl Api {
             known_tokens: Default::default(),
             metrics: distcron_service::metrics::install()?,
             workers_http: reqwest::Client::new(),
+            follows: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_follows)),
+            log_poll: Duration::from_millis(settings.log_poll_ms),
+            shutdown: token.clone(),
         };
         metrics::describe();
         let app = routes::router(state);
 
-        let mut supervisor = Supervisor::new();
-        let token = supervisor.token();
         supervisor.spawn(
             "zookeeper-session",
             zk.run(settings.zookeeper.clone(), token.clone()),

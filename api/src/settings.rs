@@ -26,6 +26,11 @@ pub struct Settings {
     /// How long a write waits for a reachable leader manager (during a failover) before
     /// answering 503.
     pub leader_wait_ms: u64,
+    /// How often a follower of a run's output (`GET /runs/{id}/log?follow=true`) looks for
+    /// what the worker wrote since.
+    pub log_poll_ms: u64,
+    /// How many followers of runs' output this server takes at once; more answer 503.
+    pub max_follows: usize,
     pub log_format: LogFormat,
 }
 
@@ -39,6 +44,8 @@ impl Default for Settings {
             internal_token: SecretString::from(""),
             max_upload_bytes: 10 * 1024 * 1024,
             leader_wait_ms: 3000,
+            log_poll_ms: 200,
+            max_follows: 512,
             log_format: LogFormat::Text,
         }
     }
@@ -53,6 +60,10 @@ impl Settings {
         anyhow::ensure!(
             self.max_upload_bytes > 0,
             "max_upload_bytes must be positive"
+        );
+        anyhow::ensure!(
+            (10..=5000).contains(&self.log_poll_ms),
+            "log_poll_ms must be between 10 and 5000"
         );
         Ok(())
     }

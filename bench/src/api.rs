@@ -83,6 +83,23 @@ impl Api {
         ))
     }
 
+    /// A streaming `GET` (Server-Sent Events): the response, once its headers are in, with no
+    /// overall timeout.
+    pub(crate) async fn stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        let resp = http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        if resp.status() != StatusCode::OK {
+            bail!("GET {path} answered {}", resp.status());
+        }
+        Ok(resp)
+    }
+
     /// `GET /workers`: fails unless it answers 200.
     pub async fn workers(&self) -> anyhow::Result<Vec<Worker>> {
         let (status, body) = self.call(Method::GET, "/workers", None).await?;

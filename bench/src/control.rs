@@ -2,7 +2,9 @@
 //! now (`POST /jobs/{id}/trigger`) takes to start its process, seen by the process itself,
 //! and how long a kill (`POST /runs/{id}/kill`) takes from its request to the moment no
 //! process of the run is left (the run's shell and a child it put in the background, watched
-//! in `/proc`). One at a time, so each figure is the path's own, not a queue's.
+//! in `/proc`). One at a time, so each figure is the path's own, not a queue's. Then live
+//! output: one run prints its clock every 100 ms, `n` lines, and a follower of
+//! `GET /runs/{id}/log?follow=true` notes when each line arrives.
 
 use crate::api::Api;
 use crate::stats::{Summary, summarize};
@@ -19,6 +21,9 @@ pub struct ControlResult {
     pub trigger: Option<Summary>,
     /// Kill request sent → neither of the run's processes is left.
     pub kill: Option<Summary>,
+    /// A line printed by a run → read by a follower of its log.
+    #[serde(default)]
+    pub live_output: Option<Summary>,
 }
 
 /// Polls `what` every millisecond until it gives a value, for `timeout` at most.
@@ -68,7 +73,9 @@ pub async fn measure(api: &Api, dir: &Path, name: &str, n: usize) -> anyhow::Res
     let id = job["id"].as_str().context("the job's id")?.to_string();
     let result = runs(api, &id, &pids, n).await;
     let _ = api.delete_job(&id).await;
-    result
+    let mut result = result?;
+    result.live_output = summarize(crate::live_output::lags(api, name, n).await?);
+    Ok(result)
 }
 
 async fn runs(api: &Api, job: &str, pids: &Path, n: usize) -> anyhow::Result<ControlResult> {
@@ -114,5 +121,6 @@ async fn runs(api: &Api, job: &str, pids: &Path, n: usize) -> anyhow::Result<Con
     Ok(ControlResult {
         trigger: summarize(triggers),
         kill: summarize(kills),
+        live_output: None,
     })
 }

@@ -17,6 +17,7 @@ mod api;
 mod control;
 mod cpu;
 mod floor;
+mod live_output;
 mod machine;
 mod report;
 mod runs_db;

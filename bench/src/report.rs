@@ -117,6 +117,10 @@ impl Report {
                 "Kill (request → no process of the run left)",
                 &c.kill,
             ));
+            lines.push(figure(
+                "Live output (a line printed → seen by a follower of the run's log)",
+                &c.live_output,
+            ));
         }
         for e in &self.errors {
             lines.push(format!("Could not run: {e}"));

@@ -6,6 +6,7 @@
 pub mod internal;
 pub mod job;
 pub mod layout;
+pub mod output;
 pub mod payload;
 pub mod resources;
 pub mod run;
@@ -16,7 +17,8 @@ pub mod uids;
 pub use job::{
     Concurrency, Job, JobId, JobOptions, JobSpec, JobStatus, JobType, Misfire, UserName,
 };
+pub use output::{Output, OutputChunk, Stream};
 pub use resources::{Resource, Resources};
-pub use run::{NewRun, Outcome, Output, Run, RunEnd, RunId, RunStatus};
+pub use run::{NewRun, Outcome, Run, RunEnd, RunId, RunStatus};
 pub use schedule::{CronField, Schedule, ScheduleError, TimeZone};
 pub use uids::UidRange;

@@ -1,6 +1,7 @@
 //! Runs: one attempt at one scheduled time of one job, and how it ended.
 
 use crate::job::JobId;
+use crate::output::OutputChunk;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -171,7 +172,9 @@ pub struct RunEnd {
     pub finished_at: DateTime<Utc>,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
-    pub output: Option<Output>,
+    /// The run's output not yet known to be written (the worker ships the rest while the run
+    /// runs): written with the outcome, in the same transaction.
+    pub output: Vec<OutputChunk>,
 }
 
 impl RunEnd {
@@ -184,7 +187,7 @@ impl RunEnd {
             finished_at: Utc::now(),
             exit_code: None,
             signal: None,
-            output: None,
+            output: Vec::new(),
         }
     }
 }
@@ -197,15 +200,6 @@ pub struct Outcome {
     pub scheduled_at: DateTime<Utc>,
     pub attempt: u16,
     pub end: RunEnd,
-}
-
-/// Captured output of a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Output {
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    pub stdout_truncated: bool,
-    pub stderr_truncated: bool,
 }
 
 #[cfg(test)]

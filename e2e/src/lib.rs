@@ -9,6 +9,7 @@ pub mod client;
 pub mod clock;
 pub mod cluster;
 pub mod disk;
+pub mod follow;
 pub mod haproxy;
 pub mod infra;
 pub mod mysql;

@@ -45,7 +45,7 @@ pub fn grants(role: Role, database: &str) -> Vec<String> {
             "users",
             "jobs",
             "runs",
-            "run_output",
+            "run_output_chunks",
             "job_pauses",
             "audit_log",
         ]
@@ -61,7 +61,7 @@ pub fn grants(role: Role, database: &str) -> Vec<String> {
                 on("jobs")
             ),
             format!("SELECT, INSERT, UPDATE ON {}", on("runs")),
-            format!("SELECT, INSERT, UPDATE ON {}", on("run_output")),
+            format!("SELECT, INSERT, UPDATE ON {}", on("run_output_chunks")),
         ],
     }
 }

@@ -8,6 +8,7 @@ mod edits;
 mod error;
 mod jobs;
 mod listings;
+mod output;
 mod pauses;
 mod prune;
 pub use prune::AgedCursor;

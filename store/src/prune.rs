@@ -161,7 +161,7 @@ impl Store {
         let mut deleted = 0;
         // The output first (it refers to its run); an ended run never changes again, so the
         // candidates are still what they were when picked.
-        for table in ["run_output WHERE run_id", "runs WHERE id"] {
+        for table in ["run_output_chunks WHERE run_id", "runs WHERE id"] {
             let mut q: QueryBuilder<MySql> = QueryBuilder::new(format!("DELETE FROM {table} IN ("));
             let mut list = q.separated(", ");
             for id in &ids {

@@ -4,7 +4,7 @@
 
 use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
-use distcron_core::{JobId, NewRun, Outcome, Output, Run, RunId, RunStatus};
+use distcron_core::{JobId, NewRun, Outcome, Output, OutputChunk, Run, RunId, RunStatus};
 use sqlx::{MySql, QueryBuilder};
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
@@ -263,8 +263,8 @@ impl Store {
     }
 
     /// Records final outcomes. An outcome applies only to a run still `running`: if the run was
-    /// meanwhile declared interrupted, that record stands. Output is kept either way, in the
-    /// same transaction: nobody sees a run ended without its output.
+    /// meanwhile declared interrupted, that record stands. The output not yet written is kept
+    /// either way, in the same transaction: nobody sees a run ended without all its output.
     pub async fn record_outcomes<O: Borrow<Outcome> + Sync>(&self, outcomes: &[O]) -> Result<()> {
         for chunk in outcomes.chunks(CHUNK) {
             let mut tx = self.pool().begin().await?;
@@ -298,27 +298,14 @@ impl Store {
             );
             q.build().execute(&mut *tx).await?;
 
-            let with_output: Vec<(RunId, &Output)> = chunk
+            let output: Vec<(RunId, &OutputChunk)> = chunk
                 .iter()
-                .filter_map(|o| {
+                .flat_map(|o| {
                     let o = o.borrow();
-                    o.end.output.as_ref().map(|out| (o.id, out))
+                    o.end.output.iter().map(move |c| (o.id, c))
                 })
                 .collect();
-            if !with_output.is_empty() {
-                let mut q: QueryBuilder<MySql> = QueryBuilder::new(
-                    "INSERT INTO run_output (run_id, stdout, stderr, stdout_truncated, stderr_truncated) ",
-                );
-                q.push_values(with_output, |mut b, (id, out)| {
-                    b.push_bind(id.to_string())
-                        .push_bind(out.stdout.as_slice())
-                        .push_bind(out.stderr.as_slice())
-                        .push_bind(out.stdout_truncated)
-                        .push_bind(out.stderr_truncated);
-                });
-                q.push(" ON DUPLICATE KEY UPDATE run_id = run_id");
-                q.build().execute(&mut *tx).await?;
-            }
+            crate::output::insert_chunks(&mut tx, &output).await?;
             tx.commit().await?;
         }
         Ok(())
@@ -386,34 +373,23 @@ impl Store {
         rows.into_iter().map(Run::try_from).collect()
     }
 
-    /// One run and its output.
-    pub async fn get_run(&self, id: &RunId) -> Result<Option<(Run, Option<Output>)>> {
+    /// One run.
+    pub async fn run(&self, id: &RunId) -> Result<Option<Run>> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?");
-        let Some(row) = sqlx::query_as::<_, RunRow>(&sql)
+        let row = sqlx::query_as::<_, RunRow>(&sql)
             .bind(id.to_string())
             .fetch_optional(self.pool())
-            .await?
-        else {
+            .await?;
+        row.map(Run::try_from).transpose()
+    }
+
+    /// One run and its output.
+    pub async fn get_run(&self, id: &RunId) -> Result<Option<(Run, Option<Output>)>> {
+        let Some(run) = self.run(id).await? else {
             return Ok(None);
         };
-        let run = Run::try_from(row)?;
-        let output: Option<(Vec<u8>, Vec<u8>, bool, bool)> = sqlx::query_as(
-            "SELECT stdout, stderr, stdout_truncated, stderr_truncated FROM run_output WHERE run_id = ?",
-        )
-        .bind(id.to_string())
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(Some((
-            run,
-            output.map(
-                |(stdout, stderr, stdout_truncated, stderr_truncated)| Output {
-                    stdout,
-                    stderr,
-                    stdout_truncated,
-                    stderr_truncated,
-                },
-            ),
-        )))
+        let output = self.shown_output(&run).await?;
+        Ok(Some((run, output)))
     }
 
     /// MySQL's clock, to compare with the local one.

@@ -48,7 +48,8 @@ async fn insert(db: &MySqlPool, job: JobId, rows: &[Row]) {
         .execute(db)
         .await
         .expect("insert run");
-        sqlx::query("INSERT INTO run_output (run_id, stdout, stderr, stdout_truncated, stderr_truncated) VALUES (?, 'out', '', 0, 0)")
+        sqlx::query("INSERT INTO run_output_chunks (run_id, seq, stream, data, truncated) VALUES (?, 0, 1, 'out', 0), (?, 1, 2, 'err', 0)")
+            .bind(&id)
             .bind(&id)
             .execute(db)
             .await
@@ -85,7 +86,8 @@ fn limited(n: u32) -> JobOptions {
 async fn a_job_keeps_its_newest_runs_and_never_its_cursor_a_run_under_way_or_a_fresh_key() {
     let db = TestDb::new().await;
     let sql = db.sql().await;
-    let t = |s: i64| Utc::now().trunc_subsecs(0) - Duration::seconds(100 - s);
+    let base = Utc::now().trunc_subsecs(0);
+    let t = |s: i64| base - Duration::seconds(100 - s);
 
     // Three kept of seven: the running one counts, the manual one goes with the oldest.
     let a = db.job(limited(3)).await;
@@ -141,7 +143,7 @@ async fn a_job_keeps_its_newest_runs_and_never_its_cursor_a_run_under_way_or_a_f
     assert_eq!(history_from(&sql, b).await, None);
     assert_eq!(kept(&sql, c).await.len(), 2);
     let (orphans,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM run_output o LEFT JOIN runs r ON r.id = o.run_id WHERE r.id IS NULL",
+        "SELECT COUNT(*) FROM run_output_chunks o LEFT JOIN runs r ON r.id = o.run_id WHERE r.id IS NULL",
     )
     .fetch_one(&sql)
     .await
@@ -184,7 +186,8 @@ async fn a_job_keeps_its_newest_runs_and_never_its_cursor_a_run_under_way_or_a_f
 async fn runs_ended_before_the_retention_go_but_each_jobs_newest_scheduled_run_stays() {
     let db = TestDb::new().await;
     let sql = db.sql().await;
-    let t = |s: i64| Utc::now().trunc_subsecs(0) - Duration::days(50) + Duration::seconds(s);
+    let base = Utc::now().trunc_subsecs(0) - Duration::days(50);
+    let t = |s: i64| base + Duration::seconds(s);
     let old = |at, status| Row {
         finished_ago: Duration::days(40),
         ..row(at, status)
@@ -233,7 +236,8 @@ async fn runs_ended_before_the_retention_go_but_each_jobs_newest_scheduled_run_s
 async fn a_pass_goes_past_the_runs_it_keeps_so_retention_never_stalls_on_them() {
     let db = TestDb::new().await;
     let sql = db.sql().await;
-    let t = |s: i64| Utc::now().trunc_subsecs(0) - Duration::days(50) + Duration::seconds(s);
+    let base = Utc::now().trunc_subsecs(0) - Duration::days(50);
+    let t = |s: i64| base + Duration::seconds(s);
     let old = |at, ago: i64| Row {
         finished_ago: Duration::days(ago),
         ..row(at, "succeeded")

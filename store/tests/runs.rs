@@ -156,7 +156,7 @@ async fn an_outcome_does_not_overwrite_an_interruption_and_the_retry_comes_with_
                 finished_at: Utc::now(),
                 exit_code: Some(0),
                 signal: None,
-                output: None,
+                output: Vec::new(),
             },
         }])
         .await
@@ -248,7 +248,7 @@ async fn a_retry_is_queued_only_after_a_recorded_failure_and_never_for_a_finishe
             finished_at: Utc::now(),
             exit_code: None,
             signal: None,
-            output: None,
+            output: Vec::new(),
         },
     };
     let store = db.store.clone();

@@ -136,7 +136,7 @@ async fn a_start_is_written_only_on_a_running_row_that_has_none() {
                 finished_at: t(1500),
                 exit_code: Some(0),
                 signal: None,
-                output: None,
+                output: Vec::new(),
             },
         }])
         .await

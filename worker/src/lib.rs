@@ -12,6 +12,7 @@ pub mod guardian;
 mod host;
 pub mod inflight;
 pub mod launch;
+mod logship;
 pub mod metrics;
 pub mod recorder;
 pub mod registration;

@@ -24,6 +24,19 @@ pub fn describe() {
         "distcron_records_pending",
         "Run starts and outcomes waiting to be written to MySQL"
     );
+    metrics::describe_counter!(
+        "distcron_output_chunks_written_total",
+        "Chunks of runs' output written while the runs ran"
+    );
+    metrics::describe_counter!(
+        "distcron_output_bytes_written_total",
+        metrics::Unit::Bytes,
+        "Bytes of runs' output written while the runs ran"
+    );
+    metrics::describe_counter!(
+        "distcron_output_write_failures_total",
+        "Passes of the output shipper whose write failed (the output waits for the next)"
+    );
     metrics::describe_gauge!(
         "distcron_launch_gate_open",
         "1 while the worker may start runs (its launch gate is open)"
@@ -39,6 +52,16 @@ pub fn run_ended(status: RunStatus) {
 pub fn run_started(lag: chrono::Duration) {
     let seconds = lag.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
     metrics::histogram!("distcron_run_start_lag_seconds").record(seconds.max(0.0));
+}
+
+/// The shipper wrote `chunks` of runs' output, `bytes` in all.
+pub fn output_written(chunks: usize, bytes: usize) {
+    metrics::counter!("distcron_output_chunks_written_total").increment(chunks as u64);
+    metrics::counter!("distcron_output_bytes_written_total").increment(bytes as u64);
+}
+
+pub fn output_write_failed() {
+    metrics::counter!("distcron_output_write_failures_total").increment(1);
 }
 
 /// A tick recorded skipped: the reason's short name as the label.

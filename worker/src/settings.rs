@@ -45,6 +45,9 @@ pub struct Settings {
     /// Captured stdout and stderr per run, each; the rest is dropped and the run marked
     /// truncated.
     pub max_output_bytes: usize,
+    /// How often what runs printed is written to MySQL while they run (what a follower of a
+    /// run's log waits for, at most).
+    pub output_flush_ms: u64,
     /// Between SIGTERM and SIGKILL when a run times out or is replaced.
     pub kill_grace_ms: u64,
     /// On SIGTERM, how long running jobs may finish before they are stopped (and retried
@@ -92,6 +95,7 @@ impl Default for Settings {
             run_uids: UidRange::DEFAULT,
             run_tmp_mb: 1024,
             max_output_bytes: 64 * 1024,
+            output_flush_ms: 250,
             kill_grace_ms: 2000,
             shutdown_grace_ms: 30_000,
             run_lease_ms: 6000,
@@ -127,6 +131,10 @@ impl Settings {
         ] {
             r.validate().map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
         }
+        anyhow::ensure!(
+            (10..=1000).contains(&self.output_flush_ms),
+            "output_flush_ms must be between 10 and 1000 (a run's output reaches MySQL at least every second)"
+        );
         anyhow::ensure!(
             self.run_lease_ms >= 500,
             "run_lease_ms must be at least 500"

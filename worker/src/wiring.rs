@@ -46,8 +46,13 @@ impl Worker {
             worker_id: settings.worker_id.clone(),
             incarnation: incarnation.to_string(),
         };
-        let (executor, ceilings) =
-            executor_of(&settings, prepared.cgroups, prepared.guardian.clone());
+        let outputs = Arc::new(exec::output::LiveOutputs::default());
+        let (executor, ceilings) = executor_of(
+            &settings,
+            prepared.cgroups,
+            prepared.guardian.clone(),
+            outputs.clone(),
+        );
         let executor = Arc::new(executor);
         let (recorder, records) = Recorder::new();
         let shared = Shared {
@@ -96,6 +101,7 @@ impl Worker {
                 registered,
                 claimant,
                 guardian: prepared.guardian,
+                outputs,
             },
         );
         let token = supervisor.token();
@@ -132,9 +138,10 @@ struct Tasks {
     registered: Arc<AtomicBool>,
     claimant: Claimant,
     guardian: Option<Guardian>,
+    outputs: Arc<exec::output::LiveOutputs>,
 }
 
-/// The session, the scheduler, the recorder and the upkeep loops, each owned by the
+/// The session, the scheduler, the recorder, the output shipper and the upkeep loops, each owned by the
 /// supervisor; they talk over the scheduler's command and retry channels.
 fn spawn_tasks(supervisor: &mut Supervisor, settings: &Settings, shared: &Shared, tasks: Tasks) {
     let token = supervisor.token();
@@ -153,6 +160,15 @@ fn spawn_tasks(supervisor: &mut Supervisor, settings: &Settings, shared: &Shared
     supervisor.spawn(
         "scheduler",
         tasks.scheduler.run(command_rx, retries_rx, token.clone()),
+    );
+    supervisor.spawn(
+        "output shipper",
+        crate::logship::Shipper {
+            store: shared.store.clone(),
+            outputs: tasks.outputs,
+            every: Duration::from_millis(settings.output_flush_ms),
+        }
+        .run(token.clone()),
     );
     supervisor.spawn(
         "recorder",
@@ -264,6 +280,7 @@ fn executor_of(
     settings: &Settings,
     cgroups: Option<CgroupRoot>,
     guardian: Option<Guardian>,
+    outputs: Arc<exec::output::LiveOutputs>,
 ) -> (Executor, Resources) {
     let ceilings = cgroups
         .as_ref()
@@ -289,6 +306,7 @@ fn executor_of(
         max_output: settings.max_output_bytes,
         kill_grace: Duration::from_millis(settings.kill_grace_ms),
         guardian,
+        outputs,
     });
     (executor, ceilings)
 }

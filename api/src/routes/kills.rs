@@ -22,7 +22,7 @@ pub async fn kill_run(
     PathParam(id): PathParam<String>,
 ) -> Result<(StatusCode, Json<KillAnswer>), ApiError> {
     // As for reading it: anyone else's run is a 404.
-    let (run, _) = visible_run(&state, &caller, &id).await?;
+    let run = visible_run(&state, &caller, &id).await?;
     let answer = state
         .manager
         .kill_run(

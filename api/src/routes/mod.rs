@@ -6,6 +6,7 @@ mod health;
 mod job_request;
 mod jobs;
 mod kills;
+mod logs;
 mod params;
 mod pauses;
 mod runs;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/runs", get(runs::runs_under_way))
         .route("/runs/{id}", get(runs::get_run))
         .route("/runs/{id}/kill", post(kills::kill_run))
+        .route("/runs/{id}/log", get(logs::run_log))
         .route("/workers", get(workers::list_workers))
         .route("/audit", get(audit::list_audit))
         .route("/users", post(users::create_user))

@@ -84,7 +84,7 @@ impl From<Output> for OutputView {
 pub struct RunWithOutput {
     #[serde(flatten)]
     pub run: RunView,
-    /// Null while the run has not finished (or never started a process).
+    /// What the run printed so far (while it runs too); null until it starts a process.
     pub output: Option<OutputView>,
 }
 
@@ -205,25 +205,25 @@ pub async fn runs_under_way(
     Ok((headers, Json(runs.iter().map(RunView::from).collect())))
 }
 
-/// The run `id` with its output, if `caller` may see it: a run is visible exactly when its job
-/// is. Anyone else's run is a 404, as one that does not exist; a store failure stays a 503.
+/// The run `id`, if `caller` may see it: a run is visible exactly when its job is. Anyone
+/// else's run is a 404, as one that does not exist; a store failure stays a 503.
 pub(crate) async fn visible_run(
     state: &AppState,
     caller: &Caller,
     id: &str,
-) -> Result<(Run, Option<Output>), ApiError> {
+) -> Result<Run, ApiError> {
     let run_id: RunId = id
         .parse()
         .map_err(|e: String| ApiError::bad_request("invalid_id", e))?;
     let not_found = || ApiError::NotFound(format!("no run {run_id}"));
-    let (run, output) = state.store.get_run(&run_id).await?.ok_or_else(not_found)?;
+    let run = state.store.run(&run_id).await?.ok_or_else(not_found)?;
     visible_job_by_id(state, caller, &run.job_id)
         .await
         .map_err(|e| match e {
             ApiError::NotFound(_) => not_found(),
             other => other,
         })?;
-    Ok((run, output))
+    Ok(run)
 }
 
 pub async fn get_run(
@@ -231,7 +231,8 @@ pub async fn get_run(
     caller: Caller,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<RunWithOutput>, ApiError> {
-    let (run, output) = visible_run(&state, &caller, &id).await?;
+    let run = visible_run(&state, &caller, &id).await?;
+    let output = state.store.shown_output(&run).await?;
     Ok(Json(RunWithOutput {
         run: RunView::from(&run),
         output: output.map(OutputView::from),

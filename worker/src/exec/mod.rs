@@ -7,7 +7,7 @@ pub mod account;
 pub mod cgroup;
 pub mod limits;
 mod outcome;
-mod output;
+pub mod output;
 mod process;
 pub mod sandbox;
 
@@ -16,8 +16,8 @@ use account::{Accounts, RunUser};
 use cgroup::{CgroupRoot, RunCgroup};
 use chrono::{DateTime, SecondsFormat, Utc};
 use distcron_core::payload::JobTask;
-use distcron_core::{Output, RunEnd};
 use distcron_core::{Resources, UidRange};
+use distcron_core::{RunEnd, Stream};
 use distcron_spawn as spawn;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill, killpg};
@@ -101,6 +101,8 @@ pub struct ExecutorSettings {
     pub max_output: usize,
     pub kill_grace: Duration,
     pub guardian: Option<Guardian>,
+    /// Where runs' output goes while they run (the shipper writes it from there).
+    pub outputs: Arc<output::LiveOutputs>,
 }
 
 /// Everything runs share.
@@ -115,6 +117,7 @@ pub struct Executor {
     max_output: usize,
     kill_grace: Duration,
     guardian: Option<Guardian>,
+    outputs: Arc<output::LiveOutputs>,
     /// Every run's stdin.
     devnull: std::fs::File,
 }
@@ -157,6 +160,7 @@ impl Executor {
             max_output: s.max_output,
             kill_grace: s.kill_grace,
             guardian: s.guardian,
+            outputs: s.outputs,
             devnull: std::fs::File::open("/dev/null").expect("/dev/null exists"),
         }
     }
@@ -363,11 +367,19 @@ impl Executor {
         let reader = |fd: Option<OwnedFd>| {
             fd.and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok())
         };
-        let stdout = reader(started.stdout.take());
-        let stderr = reader(started.stderr.take());
-        let limit = self.max_output;
-        let out = tokio::spawn(output::capture(stdout, limit));
-        let err = tokio::spawn(output::capture(stderr, limit));
+        let live = self.outputs.open(spec.run_id);
+        let readers = [
+            live.capture(
+                reader(started.stdout.take()),
+                Stream::Stdout,
+                self.max_output,
+            ),
+            live.capture(
+                reader(started.stderr.take()),
+                Stream::Stderr,
+                self.max_output,
+            ),
+        ];
         crate::test_hook::panic_in_run_task(&spec.task);
 
         let timeout = spec
@@ -401,8 +413,7 @@ impl Executor {
         // The run ends with its main process: anything it left behind goes too.
         self.kill_tree(&started);
         let finished_at = Utc::now();
-        let (stdout, stdout_truncated) = output::collect(out).await;
-        let (stderr, stderr_truncated) = output::collect(err).await;
+        let output = live.finish(readers).await;
         let mut happened = limits::Counters::default();
         if let (Some(cg), Some(root)) = (started.cgroup.take(), &self.cgroups) {
             happened = root.counters(&cg).since(&started.before);
@@ -414,12 +425,6 @@ impl Executor {
         if let Some(dir) = started.run_dir.take() {
             sandbox::remove_run_dir(&dir);
         }
-        let output = Some(Output {
-            stdout,
-            stderr,
-            stdout_truncated,
-            stderr_truncated,
-        });
         let (exit_code, signal) = match &status {
             Ok(s) => (s.code(), std::os::unix::process::ExitStatusExt::signal(s)),
             Err(_) => (None, None),

@@ -1,0 +1,237 @@
+//! A run's output: `GET /runs/{id}/log` gives the chunks written so far (paged by sequence),
+//! and with `follow=true` streams them as Server-Sent Events, from the start (or after
+//! `after`, or the `Last-Event-ID` of a reconnecting client), then live as the worker writes
+//! them, ending with an `end` event that carries the run as it ended.
+
+use crate::auth::{Caller, bearer};
+use crate::error::ApiError;
+use crate::extract::{PathParam, QueryParams};
+use crate::routes::params::page_limit;
+use crate::routes::runs::{RunView, visible_run};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use distcron_core::{OutputChunk, Run, RunId};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// Stream the output as Server-Sent Events until the run ends.
+    #[serde(default)]
+    follow: bool,
+    /// Only the chunks after this sequence number.
+    after: Option<u32>,
+    /// Chunks per page (without `follow`).
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub struct ChunkView {
+    pub seq: u32,
+    pub stream: &'static str,
+    /// The chunk's bytes as UTF-8 (a byte that is not UTF-8 shows as U+FFFD).
+    pub text: String,
+    /// What the stream printed after this was dropped (the worker's per-run limit).
+    pub truncated: bool,
+}
+
+impl From<&OutputChunk> for ChunkView {
+    fn from(c: &OutputChunk) -> Self {
+        ChunkView {
+            seq: c.seq,
+            stream: c.stream.as_str(),
+            text: String::from_utf8_lossy(&c.data).into_owned(),
+            truncated: c.truncated,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct LogPage {
+    pub run_id: String,
+    pub status: &'static str,
+    pub chunks: Vec<ChunkView>,
+    /// The run has ended and this page holds its last chunk: there is no more to come.
+    pub complete: bool,
+    /// `after` for the next page; null once there is nothing more so far.
+    pub next_after: Option<u32>,
+}
+
+pub async fn run_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    PathParam(id): PathParam<String>,
+    QueryParams(q): QueryParams<LogQuery>,
+) -> Result<Response, ApiError> {
+    let run = visible_run(&state, &caller, &id).await?;
+    if !q.follow {
+        return Ok(Json(page(&state, run, q.after, page_limit(q.limit)?).await?).into_response());
+    }
+    if q.limit.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "`limit` pages the log without `follow`; a follower gets every chunk",
+        ));
+    }
+    let resume = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_header",
+                        "Last-Event-ID must be a chunk's sequence number",
+                    )
+                })?,
+        ),
+    };
+    let permit = state
+        .follows
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Unavailable {
+            what: "following a run's output",
+            cause: "this API server has as many followers as it takes".into(),
+        })?;
+    let follow = Follow {
+        token: bearer(&headers)?.to_owned(),
+        run: run.id,
+        after: resume.max(q.after),
+        events: VecDeque::new(),
+        caught_up: false,
+        done: false,
+        _permit: permit,
+        state,
+    };
+    let stream = futures::stream::unfold(follow, |mut f| async move {
+        f.next()
+            .await
+            .map(|e| (Ok::<_, std::convert::Infallible>(e), f))
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+/// A page of the log. The run is read before its chunks: the chunks of a run that had ended
+/// are all written by then (its outcome carries the last of them), so `complete` is true.
+async fn page(
+    state: &AppState,
+    run: Run,
+    after: Option<u32>,
+    limit: u32,
+) -> Result<LogPage, ApiError> {
+    let chunks = state.store.output_after(&run.id, after, limit + 1).await?;
+    let more = chunks.len() > limit as usize;
+    let chunks: Vec<ChunkView> = chunks
+        .iter()
+        .take(limit as usize)
+        .map(ChunkView::from)
+        .collect();
+    Ok(LogPage {
+        run_id: run.id.to_string(),
+        status: run.shown_status(),
+        complete: run.status.is_final() && !more,
+        next_after: more.then(|| chunks.last().map(|c| c.seq)).flatten(),
+        chunks,
+    })
+}
+
+/// Chunks read per query while following.
+const FOLLOW_BATCH: u32 = 100;
+
+/// One follower: polls the run and its chunks every `log_poll`, for as long as the caller's
+/// token stays good (a disabled user's follow stops as its other requests do) and the server
+/// is not shutting down.
+struct Follow {
+    state: AppState,
+    token: String,
+    run: RunId,
+    after: Option<u32>,
+    events: VecDeque<Event>,
+    /// Everything written so far is sent: wait `log_poll` before looking again.
+    caught_up: bool,
+    done: bool,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Follow {
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Some(e);
+            }
+            if self.done {
+                return None;
+            }
+            let shutdown = self.state.shutdown.clone();
+            let step = tokio::select! {
+                s = self.step() => s,
+                _ = shutdown.cancelled() => Err(ApiError::Unavailable {
+                    what: "this API server",
+                    cause: "shutting down".into(),
+                }),
+            };
+            if let Err(e) = step {
+                self.done = true;
+                let (error, code) = e.public();
+                return Some(event(
+                    "error",
+                    &serde_json::json!({ "error": error, "code": code }),
+                ));
+            }
+        }
+    }
+
+    async fn step(&mut self) -> Result<(), ApiError> {
+        let state = &self.state;
+        if std::mem::take(&mut self.caught_up) {
+            tokio::time::sleep(state.log_poll).await;
+        }
+        state
+            .known_tokens
+            .authenticate(&state.store, &self.token, false)
+            .await?;
+        let run = state
+            .store
+            .run(&self.run)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no run {}", self.run)))?;
+        let chunks = state
+            .store
+            .output_after(&self.run, self.after, FOLLOW_BATCH)
+            .await?;
+        let full = chunks.len() == FOLLOW_BATCH as usize;
+        for c in &chunks {
+            self.events
+                .push_back(event("output", &ChunkView::from(c)).id(c.seq.to_string()));
+            self.after = Some(c.seq);
+        }
+        if full {
+            return Ok(());
+        }
+        if run.status.is_final() {
+            self.events.push_back(event("end", &RunView::from(&run)));
+            self.done = true;
+        } else {
+            self.caught_up = true;
+        }
+        Ok(())
+    }
+}
+
+fn event(name: &str, data: &impl Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(data)
+        .unwrap_or_else(|_| Event::default().event(name))
+}
