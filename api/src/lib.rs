@@ -6,6 +6,7 @@ pub mod auth;
 pub mod drain;
 pub mod error;
 pub mod extract;
+pub mod follows;
 pub mod manager_client;
 pub mod metrics;
 pub mod routes;
@@ -61,7 +62,7 @@ impl Api {
             known_tokens: Default::default(),
             metrics: distcron_service::metrics::install()?,
             workers_http: reqwest::Client::new(),
-            follows: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_follows)),
+            follows: follows::Follows::new(settings.max_follows, settings.max_follows_per_user),
             log_poll: Duration::from_millis(settings.log_poll_ms),
             shutdown: token.clone(),
         };

@@ -31,6 +31,8 @@ pub struct Settings {
     pub log_poll_ms: u64,
     /// How many followers of runs' output this server takes at once; more answer 503.
     pub max_follows: usize,
+    /// How many of those one user may have; more answer 429.
+    pub max_follows_per_user: usize,
     pub log_format: LogFormat,
 }
 
@@ -46,6 +48,7 @@ impl Default for Settings {
             leader_wait_ms: 3000,
             log_poll_ms: 200,
             max_follows: 512,
+            max_follows_per_user: 32,
             log_format: LogFormat::Text,
         }
     }

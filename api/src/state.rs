@@ -18,8 +18,8 @@ pub struct AppState {
     pub metrics: distcron_service::metrics::Metrics,
     /// For the workers' status servers (`GET /workers`): one pool of connections for all requests.
     pub workers_http: reqwest::Client,
-    /// Followers of runs' output (`GET /runs/{id}/log?follow=true`): a permit each.
-    pub follows: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Followers of runs' output (`GET /runs/{id}/log?follow=true`): a place each.
+    pub follows: std::sync::Arc<crate::follows::Follows>,
     /// How often a follower looks for new output.
     pub log_poll: std::time::Duration,
     /// Cancelled when the server shuts down: long-lived answers (followers) end.

@@ -24,6 +24,9 @@ pub struct ControlResult {
     /// A line printed by a run → read by a follower of its log.
     #[serde(default)]
     pub live_output: Option<Summary>,
+    /// Why the live-output latency could not be measured (the others stand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_output_error: Option<String>,
 }
 
 /// Polls `what` every millisecond until it gives a value, for `timeout` at most.
@@ -74,7 +77,10 @@ pub async fn measure(api: &Api, dir: &Path, name: &str, n: usize) -> anyhow::Res
     let result = runs(api, &id, &pids, n).await;
     let _ = api.delete_job(&id).await;
     let mut result = result?;
-    result.live_output = summarize(crate::live_output::lags(api, name, n).await?);
+    match crate::live_output::lags(api, name, n).await {
+        Ok(lags) => result.live_output = summarize(lags),
+        Err(e) => result.live_output_error = Some(format!("{e:#}")),
+    }
     Ok(result)
 }
 
@@ -122,5 +128,6 @@ async fn runs(api: &Api, job: &str, pids: &Path, n: usize) -> anyhow::Result<Con
         trigger: summarize(triggers),
         kill: summarize(kills),
         live_output: None,
+        live_output_error: None,
     })
 }

@@ -155,7 +155,13 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let dir = ctx.witness_root.join("control");
         let name = format!("{}-control", ctx.name_prefix);
         match control::measure(&ctx.api, &dir, &name, args.control_runs).await {
-            Ok(c) => Some(c),
+            Ok(c) => {
+                if let Some(e) = &c.live_output_error {
+                    eprintln!("error: the live-output latency could not be measured: {e}");
+                    errors.push(format!("live output: {e}"));
+                }
+                Some(c)
+            }
             Err(e) => {
                 eprintln!("error: the control latencies could not be measured: {e:#}");
                 errors.push(format!("control: {e:#}"));

@@ -1,5 +1,5 @@
 //! A run's output: the chunks a worker writes while the run runs (both streams numbered in one
-//! sequence, in the order the worker read them), and the whole of it put back together.
+//! sequence, in the order the worker cut them), and the whole of it put back together.
 
 use serde::{Deserialize, Serialize};
 

@@ -7,6 +7,8 @@ use sqlx::{MySql, MySqlConnection, QueryBuilder};
 
 /// The most chunk data one statement carries (well under MariaDB's `max_allowed_packet`).
 const STATEMENT_BYTES: usize = 1024 * 1024;
+/// The most chunks one statement carries (five placeholders each, under MariaDB's 65,535).
+const STATEMENT_ROWS: usize = 1000;
 
 type ChunkRow = (u32, u8, Vec<u8>, bool);
 
@@ -56,17 +58,21 @@ fn chunk_of((seq, stream, data, truncated): ChunkRow) -> Option<OutputChunk> {
     })
 }
 
-/// Inserts `chunks` through `conn` (a transaction of the caller's), in statements of at most
-/// `STATEMENT_BYTES` of data each.
+/// Inserts `chunks` through `conn` (a transaction of the caller's), in key order (so that two
+/// writers of the same runs' chunks lock them in the same order), in statements of at most
+/// `STATEMENT_ROWS` chunks and `STATEMENT_BYTES` of data.
 pub(crate) async fn insert_chunks(
     conn: &mut MySqlConnection,
     chunks: &[(RunId, &OutputChunk)],
 ) -> Result<()> {
-    let mut rest = chunks;
+    let mut sorted = chunks.to_vec();
+    sorted.sort_by_key(|(run, c)| (*run, c.seq));
+    let mut rest = sorted.as_slice();
     while !rest.is_empty() {
         let mut bytes = 0;
         let n = rest
             .iter()
+            .take(STATEMENT_ROWS)
             .take_while(|(_, c)| {
                 bytes += c.data.len();
                 bytes <= STATEMENT_BYTES

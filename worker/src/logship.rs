@@ -32,7 +32,7 @@ impl Shipper {
                 .snapshot()
                 .into_iter()
                 .map(|(id, live)| {
-                    let chunks = live.unsent();
+                    let chunks = live.unsent(!failing);
                     (id, live, chunks)
                 })
                 .filter(|(_, _, chunks)| !chunks.is_empty())

@@ -11,7 +11,7 @@ use crate::routes::runs::{RunView, visible_run};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use distcron_core::{OutputChunk, Run, RunId};
@@ -80,34 +80,38 @@ pub async fn run_log(
             "`limit` pages the log without `follow`; a follower gets every chunk",
         ));
     }
-    let resume = match headers.get("last-event-id") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_header",
-                        "Last-Event-ID must be a chunk's sequence number",
-                    )
-                })?,
-        ),
+    let resume = match headers
+        .get("last-event-id")
+        .map(|v| v.to_str().map(str::trim))
+    {
+        None | Some(Ok("")) => None,
+        Some(v) => Some(v.ok().and_then(|v| v.parse().ok()).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_header",
+                "Last-Event-ID must be a chunk's sequence number",
+            )
+        })?),
     };
-    let permit = state
-        .follows
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::Unavailable {
-            what: "following a run's output",
-            cause: "this API server has as many followers as it takes".into(),
-        })?;
+    let after = resume.max(q.after);
+    // A client that reconnects to a run that has ended, with nothing after what it has, is
+    // told to stop (an EventSource reconnects on every close, but not after a 204).
+    if after.is_some()
+        && run.status.is_final()
+        && state
+            .store
+            .output_after(&run.id, after, 1)
+            .await?
+            .is_empty()
+    {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let permit = crate::follows::Follows::admit(&state, &caller.0.name)?;
     let follow = Follow {
         token: bearer(&headers)?.to_owned(),
         run: run.id,
-        after: resume.max(q.after),
+        after,
         events: VecDeque::new(),
-        caught_up: false,
+        idle: 0,
         done: false,
         _permit: permit,
         state,
@@ -148,6 +152,11 @@ async fn page(
 
 /// Chunks read per query while following.
 const FOLLOW_BATCH: u32 = 100;
+/// After this many looks in a row found nothing new (5 s at the default 200 ms), a follower
+/// looks `IDLE_SLOWDOWN` times less often: a quiet run costs MySQL less, and a line it prints
+/// still arrives within a second.
+const IDLE_LOOKS: u32 = 25;
+const IDLE_SLOWDOWN: u32 = 3;
 
 /// One follower: polls the run and its chunks every `log_poll`, for as long as the caller's
 /// token stays good (a disabled user's follow stops as its other requests do) and the server
@@ -158,10 +167,10 @@ struct Follow {
     run: RunId,
     after: Option<u32>,
     events: VecDeque<Event>,
-    /// Everything written so far is sent: wait `log_poll` before looking again.
-    caught_up: bool,
+    /// Looks in a row that found nothing new: after `IDLE_LOOKS`, they come less often.
+    idle: u32,
     done: bool,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    _permit: crate::follows::Permit,
 }
 
 impl Follow {
@@ -183,6 +192,9 @@ impl Follow {
             };
             if let Err(e) = step {
                 self.done = true;
+                if matches!(e, ApiError::Internal(_) | ApiError::Unavailable { .. }) {
+                    tracing::warn!(run_id = %self.run, error = %e, "a follow of a run's output ends early");
+                }
                 let (error, code) = e.public();
                 return Some(event(
                     "error",
@@ -194,8 +206,13 @@ impl Follow {
 
     async fn step(&mut self) -> Result<(), ApiError> {
         let state = &self.state;
-        if std::mem::take(&mut self.caught_up) {
-            tokio::time::sleep(state.log_poll).await;
+        if self.idle > 0 {
+            let slower = if self.idle > IDLE_LOOKS {
+                IDLE_SLOWDOWN
+            } else {
+                1
+            };
+            tokio::time::sleep(state.log_poll * slower).await;
         }
         state
             .known_tokens
@@ -211,19 +228,21 @@ impl Follow {
             .output_after(&self.run, self.after, FOLLOW_BATCH)
             .await?;
         let full = chunks.len() == FOLLOW_BATCH as usize;
+        self.idle = if chunks.is_empty() { self.idle + 1 } else { 0 };
         for c in &chunks {
             self.events
                 .push_back(event("output", &ChunkView::from(c)).id(c.seq.to_string()));
             self.after = Some(c.seq);
         }
         if full {
+            self.idle = 0;
             return Ok(());
         }
         if run.status.is_final() {
             self.events.push_back(event("end", &RunView::from(&run)));
             self.done = true;
         } else {
-            self.caught_up = true;
+            self.idle = self.idle.max(1);
         }
         Ok(())
     }

@@ -1,8 +1,9 @@
 //! A run's output as it comes: each stream read into the run's `Live` output (at most `limit`
 //! bytes a stream; the rest read and dropped, so the process never blocks on a full pipe, and
 //! the stream marked truncated), cut into numbered chunks when one fills or when the shipper
-//! (`crate::logship`) takes what came since its last pass, and the chunks not yet written kept
-//! until they are: those go with the run's outcome.
+//! (`crate::logship`) takes what came since its last pass (so chunks are numbered in the order
+//! they were cut, which interleaves the two streams only as finely as those passes), and the
+//! chunks not yet written kept until they are: those go with the run's outcome.
 
 use distcron_core::{OutputChunk, RunId, Stream};
 use std::collections::HashMap;
@@ -108,15 +109,18 @@ impl Live {
         }
     }
 
-    /// For the shipper: cuts what came since the last pass and returns every chunk not yet
-    /// known written (nothing once the run has ended).
-    pub fn unsent(&self) -> Vec<OutputChunk> {
+    /// For the shipper: cuts what came since the last pass (with `cut`: while writes fail, what
+    /// comes waits to fill whole chunks instead, so that an outage does not pile up a chunk a
+    /// pass) and returns every chunk not yet known written (nothing once the run has ended).
+    pub fn unsent(&self, cut: bool) -> Vec<OutputChunk> {
         let mut s = self.lock();
         if s.finished {
             return Vec::new();
         }
-        for stream in Stream::ALL {
-            s.cut(stream, true, false);
+        if cut {
+            for stream in Stream::ALL {
+                s.cut(stream, true, false);
+            }
         }
         s.unsent.clone()
     }
@@ -201,13 +205,11 @@ impl Opened {
     /// Once the process is gone: waits for both streams' ends (not for ever: without a
     /// cgroup, a `setsid` escapee may hold a pipe open) and returns the chunks not yet written.
     pub async fn finish(self, readers: [tokio::task::JoinHandle<()>; 2]) -> Vec<OutputChunk> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         let mut cut_off = [false; 2];
         for (i, reader) in readers.into_iter().enumerate() {
             let abort = reader.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(2), reader)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout_at(deadline, reader).await.is_err() {
                 abort.abort();
                 cut_off[i] = true;
             }
@@ -249,20 +251,20 @@ mod tests {
         let live = Live::default();
         pushed(&live, Stream::Stdout, b"one\n", 1 << 20);
         pushed(&live, Stream::Stderr, b"two\n", 1 << 20);
-        let first = live.unsent();
+        let first = live.unsent(true);
         assert_eq!(
             first.iter().map(|c| (c.seq, c.stream)).collect::<Vec<_>>(),
             vec![(0, Stream::Stdout), (1, Stream::Stderr)]
         );
         pushed(&live, Stream::Stdout, b"three\n", 1 << 20);
         // Not yet written: handed out again, with what came since.
-        assert_eq!(live.unsent().len(), 3);
+        assert_eq!(live.unsent(true).len(), 3);
         live.written_through(1);
         let rest = live.finish([false; 2]);
         assert_eq!(rest.len(), 1);
         assert_eq!((rest[0].seq, rest[0].data.as_slice()), (2, &b"three\n"[..]));
         assert!(
-            live.unsent().is_empty(),
+            live.unsent(true).is_empty(),
             "an ended run's rest goes with its outcome"
         );
     }
@@ -273,12 +275,30 @@ mod tests {
         let mut data = vec![b'a'; CHUNK_BYTES - 1];
         data.extend_from_slice("é".as_bytes()); // two bytes: the chunk is full in the middle
         pushed(&live, Stream::Stdout, &data[..CHUNK_BYTES], 1 << 20);
-        let chunks = live.unsent();
+        let chunks = live.unsent(true);
         assert_eq!(chunks.len(), 1);
         assert_eq!(chunks[0].data.len(), CHUNK_BYTES - 1);
         pushed(&live, Stream::Stdout, &data[CHUNK_BYTES..], 1 << 20);
-        let chunks = live.unsent();
+        let chunks = live.unsent(true);
         assert_eq!(chunks[1].data, "é".as_bytes());
+    }
+
+    #[test]
+    fn while_writes_fail_new_output_waits_to_fill_whole_chunks() {
+        let live = Live::default();
+        pushed(&live, Stream::Stdout, b"a", 1 << 20);
+        assert_eq!(live.unsent(true).len(), 1);
+        for _ in 0..100 {
+            pushed(&live, Stream::Stdout, b"b", 1 << 20);
+            assert_eq!(
+                live.unsent(false).len(),
+                1,
+                "no chunk a pass during an outage"
+            );
+        }
+        let rest = live.finish([false; 2]);
+        assert_eq!(rest.len(), 2);
+        assert_eq!(rest[1].data, vec![b'b'; 100]);
     }
 
     #[test]
