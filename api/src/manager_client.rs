@@ -4,8 +4,8 @@
 //! refusals come back typed (`internal::ErrorBody`); `error.rs` maps them to public answers.
 
 use distcron_core::internal::{
-    CreateJob, CreateUser, DisableUser, EditJob, ErrorBody, ErrorKind, FinishJob, Kill, KillAnswer,
-    PauseJob, RotateToken, TriggerAnswer, TriggerJob, UserState,
+    CreateJob, CreateUser, DisableUser, DrainAnswer, EditJob, ErrorBody, ErrorKind, FinishJob,
+    Kill, KillAnswer, PauseJob, RotateToken, TriggerAnswer, TriggerJob, UserState, WorkerAction,
 };
 use distcron_core::{Job, JobId, RunId, UserName};
 use distcron_store::Pause;
@@ -170,6 +170,18 @@ impl ManagerClient {
 
     pub async fn kill_job(&self, id: &JobId, req: &Kill) -> Result<KillAnswer, ManagerError> {
         self.post(&format!("/internal/jobs/{id}/kill"), req).await
+    }
+
+    /// Drains (`drain`) or undrains a worker.
+    pub async fn drain_worker(
+        &self,
+        worker: &str,
+        drain: bool,
+        req: &WorkerAction,
+    ) -> Result<DrainAnswer, ManagerError> {
+        let verb = if drain { "drain" } else { "undrain" };
+        self.post(&format!("/internal/workers/{worker}/{verb}"), req)
+            .await
     }
 
     pub async fn kill_run(&self, id: &RunId, req: &Kill) -> Result<KillAnswer, ManagerError> {

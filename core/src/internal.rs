@@ -94,6 +94,21 @@ pub struct Kill {
     pub actor: UserName,
 }
 
+/// A drain or an undrain of a worker, asked by `actor` (an admin).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerAction {
+    pub actor: UserName,
+}
+
+/// A worker's drain, as it stands after a drain or an undrain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainAnswer {
+    pub worker: String,
+    pub drained: bool,
+    /// The jobs it still holds: while drained, those being handed to the other workers.
+    pub jobs: usize,
+}
+
 /// What a kill did. A kill of one run that has ended is a `conflict` instead, saying how it
 /// ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 //! /assignments/<worker-id>/<job-id>   persistent: the job's owner (Assignment)
 //! /stops/<worker-id>                  persistent: a nudge; its data changes when a run the
 //!                                     worker holds is killed (the kill itself is in MySQL)
+//! /drains/<worker-id>                 persistent: the worker is drained (Drain)
 //! ```
 //!
 //! Ownership lives apart from the task so that a worker watches exactly one subtree,
@@ -21,9 +22,10 @@ pub const WORKERS: &str = "/workers";
 pub const JOBS: &str = "/jobs";
 pub const ASSIGNMENTS: &str = "/assignments";
 pub const STOPS: &str = "/stops";
+pub const DRAINS: &str = "/drains";
 
 /// The persistent directories every cluster has; created on first start.
-pub const DIRECTORIES: [&str; 5] = [ELECTION, WORKERS, JOBS, ASSIGNMENTS, STOPS];
+pub const DIRECTORIES: [&str; 6] = [ELECTION, WORKERS, JOBS, ASSIGNMENTS, STOPS, DRAINS];
 
 pub fn job(id: &JobId) -> String {
     format!("{JOBS}/{id}")
@@ -44,6 +46,11 @@ pub fn assignment(worker_id: &str, id: &JobId) -> String {
 /// The znode whose changes tell a worker to look for kills of its runs now.
 pub fn stops(worker_id: &str) -> String {
     format!("{STOPS}/{worker_id}")
+}
+
+/// The znode saying the worker is drained.
+pub fn drain(worker_id: &str) -> String {
+    format!("{DRAINS}/{worker_id}")
 }
 
 /// The sequence number of an election znode's name, which orders the candidates.

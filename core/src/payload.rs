@@ -58,10 +58,38 @@ impl JobTask {
     }
 }
 
-/// `/assignments/<worker>/<job>`: which definition version the owner should be running.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `/assignments/<worker>/<job>`: which definition version the owner should be running, and
+/// where it stands in a handoff (a drain or a rebalance moving the job between two live
+/// workers at a time `T` between ticks: the old holder has `until: T`, the new one `after: T`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {
     pub version: u64,
+    /// The job is being handed to another worker: this one claims its ticks up to this time
+    /// only (its runs under way finish here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// The job is being handed to this worker: its ticks up to this time are the previous
+    /// holder's, and this one takes over from the first one after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<DateTime<Utc>>,
+}
+
+impl Assignment {
+    pub fn of(version: u64) -> Assignment {
+        Assignment {
+            version,
+            ..Assignment::default()
+        }
+    }
+}
+
+/// `/drains/<worker>`: the worker is drained (its jobs handed to the others, no new ones), for
+/// as long as it runs as this incarnation: a restart ends the drain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drain {
+    pub incarnation: Uuid,
+    pub by: String,
+    pub at: DateTime<Utc>,
 }
 
 /// `/workers/<id>`: a live worker. Ephemeral, so it disappears when the worker's session

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use distcron_core::layout;
-use distcron_core::payload::{self, WorkerRegistration};
+use distcron_core::payload::{self, Assignment, WorkerRegistration};
 use distcron_e2e::zookeeper::children;
 use distcron_e2e::{ClusterOptions, TestCluster, eventually};
 use serde_json::json;
@@ -40,11 +40,22 @@ async fn register(cluster: &TestCluster, id: &str) -> Client {
 }
 
 /// job id -> its owners, read from ZooKeeper.
+/// Each job's owners: the workers holding it that are not handing it off (a rebalance moves
+/// jobs to workers that join, and the old holder keeps an assignment with `until` for a while).
 async fn owners(zk: &Client) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for w in children(zk, layout::ASSIGNMENTS).await {
         for j in children(zk, &layout::assignment_dir(&w)).await {
-            out.entry(j).or_default().push(w.clone());
+            let path = format!("{}/{j}", layout::assignment_dir(&w));
+            let handing_off = match zk.get_data(&path).await {
+                Ok((data, _)) => {
+                    payload::decode::<Assignment>(&data).is_ok_and(|a| a.until.is_some())
+                }
+                Err(_) => continue,
+            };
+            if !handing_off {
+                out.entry(j).or_default().push(w.clone());
+            }
         }
     }
     out
@@ -93,14 +104,26 @@ async fn jobs_are_spread_over_live_workers_and_a_dead_workers_jobs_move_to_the_o
         let job = admin.create_job(&json!({"type": "command", "executable": format!("echo {i}"), "schedule": "* * * * *"})).await;
         ids.push(job["id"].as_str().expect("id").to_string());
     }
-    let before = owners(&zk).await;
-    assert_eq!(before.len(), 12, "{before:?}");
+    // Placed on the least loaded, and evened out by the rebalance once the handoffs of the
+    // first jobs (made as w2 and w3 joined) have settled.
+    let before = eventually(
+        "12 jobs balanced over 3 workers",
+        Duration::from_secs(20),
+        || {
+            let zk = zk.clone();
+            async move {
+                let before = owners(&zk).await;
+                let counts = load(&before);
+                (before.len() == 12 && counts.len() == 3 && counts.values().all(|n| *n == 4))
+                    .then_some(before)
+            }
+        },
+    )
+    .await;
     assert!(
         before.values().all(|o| o.len() == 1),
         "exactly one owner each: {before:?}"
     );
-    let counts = load(&before);
-    assert!(counts.values().all(|n| *n == 4), "balanced: {counts:?}");
 
     // w2's session ends: its registration goes, and its jobs move to w1 and w3.
     let orphans: Vec<String> = before
@@ -137,7 +160,7 @@ async fn jobs_are_spread_over_live_workers_and_a_dead_workers_jobs_move_to_the_o
             .contains(&"w2".to_string())
     );
 
-    // A new worker gets the new jobs until the counts are even.
+    // A new worker takes its share of the jobs.
     let _w4 = register(&cluster, "w4").await;
     eventually("w4's directory", Duration::from_secs(10), || {
         let zk = zk.clone();
@@ -152,8 +175,19 @@ async fn jobs_are_spread_over_live_workers_and_a_dead_workers_jobs_move_to_the_o
     for i in 12..15 {
         admin.create_job(&json!({"type": "command", "executable": format!("echo {i}"), "schedule": "* * * * *"})).await;
     }
-    let counts = load(&owners(&zk).await);
-    assert_eq!(counts.get("w4"), Some(&3), "{counts:?}");
+    // It took its share as it joined (a rebalance), and the new jobs evened out the rest.
+    eventually(
+        "15 jobs even over w1, w3 and w4",
+        Duration::from_secs(20),
+        || {
+            let zk = zk.clone();
+            async move {
+                let counts = load(&owners(&zk).await);
+                (counts.len() == 3 && counts.values().all(|n| *n == 5)).then_some(())
+            }
+        },
+    )
+    .await;
     drop((w1, w3));
 }
 

@@ -78,7 +78,7 @@ async fn an_every_second_job_runs_each_second_exactly_once_for_a_minute() {
 }
 
 #[tokio::test]
-async fn killing_the_worker_that_owns_50_every_second_jobs_moves_them_without_running_any_second_twice()
+async fn killing_a_worker_that_owns_a_third_of_50_every_second_jobs_moves_them_without_running_any_second_twice()
  {
     let session = Duration::from_secs(4);
     let mut cluster = TestCluster::start_with(ClusterOptions {
@@ -106,10 +106,25 @@ async fn killing_the_worker_that_owns_50_every_second_jobs_moves_them_without_ru
         },
     )
     .await;
+    // Two more workers join and take their share (a third each, through handoffs); then
+    // worker-1 dies owning its third.
     cluster.add_worker(2);
     cluster.add_worker(3);
     cluster.wait_healthy("worker-2").await;
     cluster.wait_healthy("worker-3").await;
+    eventually("the rebalance to settle", Duration::from_secs(30), || {
+        let admin = admin.clone();
+        async move {
+            let workers = admin.get("/workers").await.body;
+            let jobs: Vec<u64> = workers
+                .as_array()?
+                .iter()
+                .filter_map(|w| w["jobs"].as_u64())
+                .collect();
+            (jobs == [17, 17, 17]).then_some(())
+        }
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let long_pid = witness
@@ -120,29 +135,56 @@ async fn killing_the_worker_that_owns_50_every_second_jobs_moves_them_without_ru
         .pid;
     cluster.kill("worker-1");
     let killed = epoch_now();
+    // The jobs worker-1 owned: those whose last run before the kill was there.
+    let mut last_on: HashMap<String, (f64, String)> = HashMap::new();
+    for e in witness
+        .entries()
+        .into_iter()
+        .filter(|e| e.extra.starts_with("tick"))
+    {
+        let last = last_on
+            .entry(e.job.clone())
+            .or_insert((e.started, e.worker.clone()));
+        if e.started >= last.0 {
+            *last = (e.started, e.worker);
+        }
+    }
+    let owned: Vec<String> = last_on
+        .into_iter()
+        .filter(|(_, (_, w))| w == "worker-1")
+        .map(|(j, _)| j)
+        .collect();
+    assert!(
+        (16..=17).contains(&owned.len()),
+        "worker-1 owned a third: {}",
+        owned.len()
+    );
 
-    // Every job runs again, on another worker, within the session timeout plus 2 s.
+    // Every job it owned runs again, on another worker, within the session timeout plus 2 s.
     let resumed = eventually(
-        "every job to run on the other workers",
+        "every job of worker-1 to run on the other workers",
         Duration::from_secs(30),
         || {
             let entries = witness.entries();
+            let owned = owned.clone();
             async move {
                 let mut first_after: HashMap<String, f64> = HashMap::new();
-                for e in entries
-                    .iter()
-                    .filter(|e| e.worker != "worker-1" && e.extra.starts_with("tick"))
-                {
+                for e in entries.iter().filter(|e| {
+                    e.worker != "worker-1" && e.started > killed && owned.contains(&e.job)
+                }) {
                     let t = first_after.entry(e.job.clone()).or_insert(e.started);
                     *t = t.min(e.started);
                 }
-                (first_after.len() == 50).then_some(first_after)
+                (first_after.len() == owned.len()).then_some(first_after)
             }
         },
     )
     .await;
     let slowest = resumed.values().cloned().fold(0.0, f64::max) - killed;
-    eprintln!("all 50 jobs ran again {slowest:.2} s after the kill (session timeout {session:?})");
+    eprintln!(
+        "worker-1's {} jobs ran again {slowest:.2} s after the kill (session timeout {session:?})",
+        owned.len()
+    );
     assert!(
         slowest <= session.as_secs_f64() + 2.0,
         "jobs resumed {slowest:.2} s after the kill; allowed: session timeout + 2 s"
@@ -226,8 +268,8 @@ async fn killing_the_worker_that_owns_50_every_second_jobs_moves_them_without_ru
     }
     eprintln!("{misfires} missed seconds recorded as skipped (misfire), over 50 jobs");
     assert!(
-        misfires >= 50,
-        "the outage left missed seconds for every job"
+        misfires >= owned.len(),
+        "the outage left missed seconds for every job of the dead worker"
     );
 }
 
@@ -296,7 +338,9 @@ async fn a_worker_paused_past_its_session_launches_nothing_stale_when_it_resumes
     cluster.add_worker(2);
     cluster.wait_healthy("worker-2").await;
 
-    // The fault: worker-1 is frozen for twice its session timeout, then thawed.
+    // The fault: worker-1 is frozen for twice its session timeout, then thawed; between two
+    // ticks, so that no process it has just spawned writes its line after the freeze.
+    distcron_e2e::checks::until_mid_second().await;
     cluster.signal("worker-1", Signal::SIGSTOP);
     let stopped = epoch_now();
     tokio::time::sleep(session * 2).await;
@@ -307,9 +351,13 @@ async fn a_worker_paused_past_its_session_launches_nothing_stale_when_it_resumes
 
     let entries = witness.entries();
     assert_no_duplicates(&entries);
+    // Thawed, it launches nothing of what it held; it rejoins as a new life of itself, and
+    // the jobs it then takes back come through handoffs, timed `HANDOFF_LEAD` (3 s) ahead.
     let stale: Vec<&WitnessEntry> = entries
         .iter()
-        .filter(|e| e.worker == "worker-1" && e.started > stopped + 0.05)
+        .filter(|e| {
+            e.worker == "worker-1" && e.started > stopped + 0.05 && e.started < resumed + 2.5
+        })
         .collect();
     assert!(
         stale.is_empty(),

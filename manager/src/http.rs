@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use distcron_core::internal::{
     CreateJob, CreateUser, DisableUser, EditJob, ErrorBody, ErrorKind, FinishJob, Kill, PauseJob,
-    RotateToken, TriggerAnswer, TriggerJob,
+    RotateToken, TriggerAnswer, TriggerJob, WorkerAction,
 };
 use distcron_core::{Job, JobId, RunId, UserName};
 use distcron_store::Pause;
@@ -61,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/jobs/{id}/resume", post(resume_job))
         .route("/internal/jobs/{id}/trigger", post(trigger_job))
         .route("/internal/runs/{id}/kill", post(kill_run))
+        .route("/internal/workers/{id}/drain", post(drain_worker))
+        .route("/internal/workers/{id}/undrain", post(undrain_worker))
         .route("/internal/users", post(create_user))
         .route("/internal/users/{name}/token", post(rotate_token))
         .route("/internal/users/{name}/disable", post(disable_user))
@@ -282,6 +284,24 @@ async fn kill_run(
     let run: RunId = id.parse().map_err(InternalError::invalid)?;
     let answer = leader.kill_run(&run, &req.actor).await?;
     Ok(Json(answer).into_response())
+}
+
+async fn drain_worker(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(req): Body<WorkerAction>,
+) -> Result<Response, InternalError> {
+    let leader = leader(&state)?;
+    Ok(Json(leader.drain_worker(&id, true, &req.actor).await?).into_response())
+}
+
+async fn undrain_worker(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(req): Body<WorkerAction>,
+) -> Result<Response, InternalError> {
+    let leader = leader(&state)?;
+    Ok(Json(leader.drain_worker(&id, false, &req.actor).await?).into_response())
 }
 
 async fn create_user(

@@ -39,6 +39,32 @@ pub struct AuditRow {
 }
 
 impl crate::Store {
+    /// A transaction holding the audit row of a change made outside MySQL (a worker's drain,
+    /// in ZooKeeper): commit it once the change is made, drop it if the change failed.
+    pub async fn begin_audited(
+        &self,
+        actor: &str,
+        action: &str,
+        object_type: &str,
+        object_id: &str,
+        detail: serde_json::Value,
+    ) -> Result<sqlx::Transaction<'static, sqlx::MySql>> {
+        let mut tx = self.pool().begin().await?;
+        record(
+            &mut tx,
+            AuditEntry {
+                at: Utc::now(),
+                actor,
+                action,
+                object_type,
+                object_id,
+                detail,
+            },
+        )
+        .await?;
+        Ok(tx)
+    }
+
     /// The audit trail of one object, oldest first.
     pub async fn audit_trail(&self, object_type: &str, object_id: &str) -> Result<Vec<AuditRow>> {
         Ok(sqlx::query_as(

@@ -8,9 +8,9 @@
 
 use crate::gate::Gate;
 use crate::registration;
-use crate::scheduler::Command;
+use crate::scheduler::{Assigned, Command};
 use anyhow::Context;
-use distcron_core::payload::{self, JobTask, WorkerRegistration};
+use distcron_core::payload::{self, Assignment, JobTask, WorkerRegistration};
 use distcron_core::{JobId, layout};
 use distcron_zk::ZkSettings;
 use distcron_zk::zk::{self, AddWatchMode, Client, EventType, MultiReadResult, SessionState};
@@ -53,25 +53,43 @@ struct Watches {
 }
 
 /// Reads the tasks of these jobs, 100 per round trip; missing ones are skipped.
-async fn read_tasks(client: &Client, jobs: &[JobId]) -> Result<Vec<JobTask>, zk::Error> {
-    let mut tasks = Vec::with_capacity(jobs.len());
-    for chunk in jobs.chunks(100) {
+/// The tasks of `jobs` with this worker's assignment of each (a job whose task or assignment
+/// is gone is left out: its removal is on its way).
+async fn read_assigned(
+    client: &Client,
+    me: &str,
+    jobs: &[JobId],
+) -> Result<Vec<Assigned>, zk::Error> {
+    let mut out = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(50) {
         let mut reader = client.new_multi_reader();
         for j in chunk {
             reader.add_get_data(&layout::job(j))?;
+            reader.add_get_data(&layout::assignment(me, j))?;
         }
-        for (result, job) in reader.commit().await?.into_iter().zip(chunk) {
-            if let MultiReadResult::Data { data, .. } = result {
-                match payload::decode::<JobTask>(&data) {
-                    Ok(t) => tasks.push(t),
-                    Err(e) => {
-                        tracing::error!(job_id = %job, error = %e, "unreadable task; not scheduling it")
-                    }
+        let results = reader.commit().await?;
+        for (pair, job) in results.chunks(2).zip(chunk) {
+            let [
+                MultiReadResult::Data { data: task, .. },
+                MultiReadResult::Data {
+                    data: assignment, ..
+                },
+            ] = pair
+            else {
+                continue;
+            };
+            match (
+                payload::decode::<JobTask>(task),
+                payload::decode::<Assignment>(assignment),
+            ) {
+                (Ok(task), Ok(assignment)) => out.push(Assigned { task, assignment }),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(job_id = %job, error = %e, "unreadable task or assignment; not scheduling it")
                 }
             }
         }
     }
-    Ok(tasks)
+    Ok(out)
 }
 
 impl Session {
@@ -104,7 +122,9 @@ impl Session {
             Err(e) => return Err(e).context("listing assignments"),
         };
         let jobs: Vec<JobId> = names.iter().filter_map(|n| n.parse().ok()).collect();
-        let tasks = read_tasks(client, &jobs).await.context("reading tasks")?;
+        let tasks = read_assigned(client, &self.registration.id, &jobs)
+            .await
+            .context("reading tasks")?;
         let (done, applied) = oneshot::channel();
         self.scheduler
             .send(Command::Reconcile { tasks, fresh, done })
@@ -131,7 +151,10 @@ impl Session {
         let cmd = match kind {
             EventType::NodeDeleted => Command::Remove(job),
             EventType::NodeCreated | EventType::NodeDataChanged => {
-                match read_tasks(client, &[job]).await?.pop() {
+                match read_assigned(client, &self.registration.id, &[job])
+                    .await?
+                    .pop()
+                {
                     Some(task) => Command::Upsert(Box::new(task)),
                     None => return Ok(()),
                 }

@@ -75,7 +75,7 @@ pub async fn list_audit(
     if q.object_id.is_some() && q.object_type.is_none() {
         return Err(ApiError::bad_request(
             "invalid_query",
-            "`object_id` needs `object_type` (job, run or user)",
+            "`object_id` needs `object_type` (job, run, user or worker)",
         ));
     }
     let filter = AuditFilter {

@@ -45,6 +45,8 @@ pub fn router(state: AppState) -> Router {
         .route("/runs/{id}/kill", post(kills::kill_run))
         .route("/runs/{id}/log", get(logs::run_log))
         .route("/workers", get(workers::list_workers))
+        .route("/workers/{id}/drain", post(workers::drain_worker))
+        .route("/workers/{id}/undrain", post(workers::undrain_worker))
         .route("/audit", get(audit::list_audit))
         .route("/users", post(users::create_user))
         .route("/users/{name}", delete(users::disable_user))

@@ -3,13 +3,15 @@
 //! last heartbeat (ZooKeeper's last answer) and whether its launch gate is open, and why not.
 //! A worker whose status server does not answer within a second is shown so, not left out.
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
+use crate::extract::PathParam;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use distcron_core::internal::{DrainAnswer, WorkerAction};
 use distcron_core::layout;
-use distcron_core::payload::{self, WorkerRegistration};
+use distcron_core::payload::{self, Drain, WorkerRegistration};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -74,6 +76,11 @@ pub async fn list_workers(
             Err(e) => return Err(distcron_zk::ZkError::from(e).into()),
         };
         let runs = running.get(&name).copied().unwrap_or(0);
+        let drain = match client.get_data(&layout::drain(&name)).await {
+            Ok((data, _)) => payload::decode::<Drain>(&data).ok(),
+            Err(distcron_zk::zk::Error::NoNode) => None,
+            Err(e) => return Err(distcron_zk::ZkError::from(e).into()),
+        };
         let i = out.len();
         out.push(match registration {
             Some(r) => {
@@ -92,6 +99,8 @@ pub async fn list_workers(
                     "started_at": crate::view::rfc3339(r.started_at),
                     "jobs": jobs,
                     "running": runs,
+                    // A drain counts for the incarnation it names: a restart ends it.
+                    "drained": drain.is_some_and(|d| d.incarnation == r.incarnation),
                 })
             }
             None => json!({ "id": name, "jobs": jobs, "running": runs }),
@@ -107,4 +116,36 @@ pub async fn list_workers(
         }
     }
     Ok(Json(out))
+}
+
+/// `POST /workers/{id}/drain` (admins): its jobs are handed to the other live workers, each at
+/// a moment between its ticks, and it takes no new ones until undrained or restarted.
+pub async fn drain_worker(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<DrainAnswer>, ApiError> {
+    drain(&state, admin, &id, true).await
+}
+
+/// `POST /workers/{id}/undrain` (admins): it takes jobs again (and its share of the others').
+pub async fn undrain_worker(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<DrainAnswer>, ApiError> {
+    drain(&state, admin, &id, false).await
+}
+
+async fn drain(
+    state: &AppState,
+    admin: distcron_store::User,
+    id: &str,
+    drain: bool,
+) -> Result<Json<DrainAnswer>, ApiError> {
+    if !layout::is_valid_worker_id(id) {
+        return Err(ApiError::NotFound(format!("no live worker {id}")));
+    }
+    let req = WorkerAction { actor: admin.name };
+    Ok(Json(state.manager.drain_worker(id, drain, &req).await?))
 }

@@ -68,6 +68,7 @@ impl Election {
                 .as_ref()
                 .map(|_| bootstrap_admin_name()),
             blobs: self.blobs.clone(),
+            look_again: tokio::sync::Notify::new(),
         });
         tracing::info!(manager = %self.info.manager_id, lock = leader.lock.lock_path(), "became the leader");
         loop {
@@ -137,8 +138,14 @@ impl Election {
                         ),
                     }
                 }
+                let mut wait = self.resync_interval;
                 match leader.resync().await {
-                    Ok(()) => {}
+                    Ok(settle) => {
+                        if let Some(d) = settle.and_then(|t| (t - chrono::Utc::now()).to_std().ok())
+                        {
+                            wait = wait.min(d);
+                        }
+                    }
                     Err(ResyncError::LostLeadership) => {
                         anyhow::bail!("leadership lost during resync")
                     }
@@ -150,7 +157,8 @@ impl Election {
                 }
                 tokio::select! {
                     _ = wake.notified() => {}
-                    _ = tokio::time::sleep(self.resync_interval) => {}
+                    _ = leader.look_again.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
                 }
             }
         };

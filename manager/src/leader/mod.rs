@@ -6,6 +6,7 @@
 //! `finished` by its one run) is written by the worker that recorded the outcome, in
 //! `Store::apply_job_status`, whose conditional updates never bring a finished job back.
 
+pub mod drains;
 pub mod edits;
 pub mod election;
 pub mod kills;
@@ -46,6 +47,9 @@ pub struct Leader {
     pub(crate) bootstrap_admin: Option<UserName>,
     /// Where uploads are: a new job's must be there (see `sweep`).
     pub(crate) blobs: distcron_blob::BlobStore,
+    /// Wakes the reconcile loop for a pass now (after a drain, whose handoffs settle sooner
+    /// than the resync interval).
+    pub(crate) look_again: tokio::sync::Notify,
 }
 
 impl Leader {
@@ -53,8 +57,9 @@ impl Leader {
         self.lock.client()
     }
 
-    /// Re-reads MySQL and ZooKeeper in full and repairs every difference.
-    pub async fn resync(&self) -> Result<(), ResyncError> {
+    /// Re-reads MySQL and ZooKeeper in full and repairs every difference; says when the next
+    /// look is due sooner than the resync interval (a handoff settles).
+    pub async fn resync(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>, ResyncError> {
         let _exclusive = self.ops.write().await;
         let started = std::time::Instant::now();
         let uids = self.store.run_uids().await.context("reading run uids")?;
@@ -83,16 +88,22 @@ impl Leader {
             .iter()
             .filter(|op| matches!(op, Op::Assign { from: Some(_), .. }))
             .count();
+        let handed_off = ops
+            .iter()
+            .filter(|op| matches!(op, Op::Handoff { .. }))
+            .count();
         tracing::info!(
             jobs = desired.len(),
             workers = observed.live.len(),
             operations = ops.len(),
             moved,
+            handed_off,
+            drained = observed.drained.len(),
             failed,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "resync done"
         );
-        Ok(())
+        Ok(plan::next_settle(&observed, &ops))
     }
 }
 

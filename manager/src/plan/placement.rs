@@ -3,7 +3,7 @@
 
 use super::Observed;
 use distcron_core::{JobId, Resources};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Who owns what after a plan is applied.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub struct Placement {
     pub load: BTreeMap<String, usize>,
     pub capacity: BTreeMap<String, u32>,
     pub ceilings: BTreeMap<String, Resources>,
+    /// Drained workers: they keep what they hold until it is handed off, and take nothing.
+    pub drained: BTreeSet<String>,
 }
 
 impl Placement {
@@ -22,6 +24,7 @@ impl Placement {
         Placement {
             capacity: observed.live.clone(),
             ceilings: observed.ceilings.clone(),
+            drained: observed.drained.clone(),
             load: observed
                 .live
                 .keys()
@@ -32,12 +35,53 @@ impl Placement {
     }
 
     /// The live worker with the fewest jobs, room for one more and ceilings that cover what
-    /// the job's runs need (ties by id, for determinism); counts the job against it.
+    /// the job's runs need (ties by id, for determinism), not drained; counts the job against
+    /// it.
     pub fn place(&mut self, job: JobId, needs: &Resources) -> Option<String> {
-        let none = Resources::default();
-        let worker = self
-            .load
+        let worker = self.candidate(needs, None, None)?;
+        *self.load.entry(worker.clone()).or_default() += 1;
+        self.owner.insert(job, worker.clone());
+        Some(worker)
+    }
+
+    /// As `place`, for a job `from` holds, to another worker whose load is under `below` (if
+    /// given); the job's count moves with it.
+    pub fn take(
+        &mut self,
+        job: JobId,
+        from: &str,
+        needs: &Resources,
+        below: Option<usize>,
+    ) -> Option<String> {
+        let worker = self.candidate(needs, Some(from), below)?;
+        if let Some(n) = self.load.get_mut(from) {
+            *n = n.saturating_sub(1);
+        }
+        *self.load.entry(worker.clone()).or_default() += 1;
+        self.owner.insert(job, worker.clone());
+        Some(worker)
+    }
+
+    /// The fewest jobs a worker that takes jobs has.
+    pub fn least_load(&self) -> Option<usize> {
+        self.load
             .iter()
+            .filter(|(w, _)| !self.drained.contains(*w))
+            .map(|(_, n)| *n)
+            .min()
+    }
+
+    fn candidate(
+        &self,
+        needs: &Resources,
+        not: Option<&str>,
+        below: Option<usize>,
+    ) -> Option<String> {
+        let none = Resources::default();
+        self.load
+            .iter()
+            .filter(|(w, _)| !self.drained.contains(*w) && Some(w.as_str()) != not)
+            .filter(|(_, n)| below.is_none_or(|b| **n < b))
             .filter(|(w, n)| {
                 (**n as u64) < u64::from(self.capacity.get(*w).copied().unwrap_or(u32::MAX))
             })
@@ -48,10 +92,7 @@ impl Placement {
                         .is_none()
             })
             .min_by_key(|(w, n)| (**n, (*w).clone()))
-            .map(|(w, _)| w.clone())?;
-        *self.load.entry(worker.clone()).or_default() += 1;
-        self.owner.insert(job, worker.clone());
-        Some(worker)
+            .map(|(w, _)| w.clone())
     }
 
     /// Counts `job` against `worker`, which keeps it.

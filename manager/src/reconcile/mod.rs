@@ -4,10 +4,11 @@
 
 mod observe;
 
-pub use observe::{holders, observe, observe_jobs, observe_workers, registrations};
+pub use observe::{drains, holders, observe, observe_jobs, observe_workers, registrations};
 
 use crate::plan::{self, Op};
 use distcron_core::layout;
+use distcron_core::payload::{self, Assignment};
 use distcron_zk::zk::{self, CheckWriteError, OwnedLockClient};
 use distcron_zk::{ZkError, persistent};
 
@@ -72,6 +73,38 @@ fn add_op(writer: &mut zk::CheckWriter<'_>, op: &Op) -> Result<(), zk::Error> {
                 None,
             )?;
         }
+        Op::SetAssignment {
+            worker,
+            job,
+            assignment,
+        } => writer.add_set_data(
+            &layout::assignment(worker, job),
+            &payload::encode(assignment),
+            None,
+        )?,
+        Op::Handoff {
+            job,
+            from,
+            to,
+            at,
+            held,
+        } => {
+            writer.add_set_data(&layout::assignment(from, job), &payload::encode(held), None)?;
+            let taken = Assignment {
+                version: held.version,
+                until: None,
+                after: Some(*at),
+            };
+            writer.add_create(
+                &layout::assignment(to, job),
+                &payload::encode(&taken),
+                &persistent(),
+            )?;
+        }
+        Op::PutDrain { worker, data } => {
+            writer.add_create(&layout::drain(worker), data, &persistent())?
+        }
+        Op::RemoveDrain { worker } => writer.add_delete(&layout::drain(worker), None)?,
         Op::Unassign { worker, job } => {
             writer.add_delete(&layout::assignment(worker, job), None)?
         }

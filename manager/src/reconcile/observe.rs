@@ -3,7 +3,7 @@
 
 use super::BATCH;
 use crate::plan::Observed;
-use distcron_core::payload::{self, Assignment, WorkerRegistration};
+use distcron_core::payload::{self, Assignment, Drain, WorkerRegistration};
 use distcron_core::{JobId, Resources, layout};
 use distcron_zk::ZkError;
 use distcron_zk::zk::{self, Client, MultiReadResult};
@@ -55,11 +55,9 @@ fn job_ids(names: Vec<String>, dir: &str) -> Vec<JobId> {
         .collect()
 }
 
-/// The version an assignment names; an unreadable one counts as 0, so the plan rewrites it.
-fn assigned_version(data: &[u8]) -> u64 {
-    payload::decode::<Assignment>(data)
-        .map(|a| a.version)
-        .unwrap_or(0)
+/// What an assignment says; an unreadable one names version 0, so the plan rewrites it.
+fn assigned(data: &[u8]) -> Assignment {
+    payload::decode::<Assignment>(data).unwrap_or_default()
 }
 
 /// The registered workers: name, and the registration if it is readable.
@@ -84,11 +82,31 @@ pub async fn registrations(
     Ok(live)
 }
 
-/// The live workers alone: their capacity (no limit if the registration is unreadable) and the
-/// most each grants one run (nothing, if unreadable).
+/// The live workers alone: their capacity (no limit if the registration is unreadable), the
+/// most each grants one run (nothing, if unreadable), and which are drained (a drain counts
+/// for the incarnation it names: a restart ends it).
 pub async fn observe_workers(client: &Client) -> Result<Observed, ZkError> {
-    let mut observed = Observed::default();
-    for (name, r) in registrations(client).await? {
+    let mut observed = Observed {
+        now: chrono::Utc::now(),
+        ..Observed::default()
+    };
+    let registrations = registrations(client).await?;
+    let drains = drains(client).await?;
+    for (worker, drain) in drains {
+        let current = registrations
+            .get(&worker)
+            .and_then(Option::as_ref)
+            .map(|r| r.incarnation);
+        match (drain, current) {
+            (Some(d), Some(i)) if d.incarnation == i => {
+                observed.drained.insert(worker);
+            }
+            // A registration being replaced (unreadable) keeps its drain until it reads.
+            (_, None) if registrations.contains_key(&worker) => {}
+            _ => observed.stale_drains.push(worker),
+        }
+    }
+    for (name, r) in registrations {
         observed
             .live
             .insert(name.clone(), r.as_ref().map_or(u32::MAX, |r| r.capacity));
@@ -98,9 +116,26 @@ pub async fn observe_workers(client: &Client) -> Result<Observed, ZkError> {
     Ok(observed)
 }
 
+/// The drains: each worker's, if readable.
+pub async fn drains(client: &Client) -> Result<BTreeMap<String, Option<Drain>>, ZkError> {
+    let names = match client.list_children(layout::DRAINS).await {
+        Ok(n) => n,
+        Err(zk::Error::NoNode) => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let paths: Vec<String> = names.iter().map(|n| layout::drain(n)).collect();
+    let data = read_many(client, &paths).await?;
+    Ok(names
+        .into_iter()
+        .zip(data)
+        .filter_map(|(name, d)| Some((name, payload::decode::<Drain>(&d?).ok())))
+        .collect())
+}
+
 /// Everything the plan needs from ZooKeeper.
 pub async fn observe(client: &Client) -> Result<Observed, ZkError> {
     let mut observed = observe_workers(client).await?;
+    observed.rebalance = true;
 
     let tasks = job_ids(client.list_children(layout::JOBS).await?, layout::JOBS);
     let paths: Vec<String> = tasks.iter().map(layout::job).collect();
@@ -126,7 +161,7 @@ pub async fn observe(client: &Client) -> Result<Observed, ZkError> {
         let held = jobs
             .into_iter()
             .zip(data)
-            .filter_map(|(job, d)| d.map(|d| (job, assigned_version(&d))))
+            .filter_map(|(job, d)| d.map(|d| (job, assigned(&d))))
             .collect();
         observed.assignments.insert(worker, held);
     }
@@ -153,10 +188,10 @@ pub async fn observe_jobs(client: &Client, jobs: &[JobId]) -> Result<Observed, Z
     }
     for worker in dirs {
         let dir = nodes.next().flatten();
-        let held: BTreeMap<JobId, u64> = jobs
+        let held: BTreeMap<JobId, Assignment> = jobs
             .iter()
             .zip(nodes.by_ref().take(jobs.len()))
-            .filter_map(|(job, node)| node.map(|(d, _)| (*job, assigned_version(&d))))
+            .filter_map(|(job, node)| node.map(|(d, _)| (*job, assigned(&d))))
             .collect();
         // A directory gone meanwhile holds nothing.
         let Some((_, children)) = dir else { continue };

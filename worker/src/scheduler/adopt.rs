@@ -16,11 +16,31 @@ const BATCH_WINDOW: Duration = Duration::from_millis(10);
 /// The first wait after a failed read, doubled after each failure up to `BACKOFF_MAX`.
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// How long after a handoff's time the new holder reads where the job stands: the previous
+/// holder claims a tick at its time at the latest (half a second ahead for most jobs).
+const HANDOFF_READ_DELAY: chrono::Duration = chrono::Duration::milliseconds(100);
 
 impl Scheduler {
     /// Has these jobs read from MySQL, then scheduled. A job with a launch going is read once
     /// the launch has reported, so the read sees the rows it wrote.
+    /// A job handed to this worker is read once the handoff's time has passed, so that the
+    /// read sees the previous holder's last runs.
     pub(super) fn adopt(&mut self, jobs: Vec<JobId>) {
+        let now = self.deps.clock.now();
+        let (waiting, jobs): (Vec<JobId>, Vec<JobId>) = jobs.into_iter().partition(|j| {
+            self.jobs
+                .get(j)
+                .and_then(|s| s.assignment.after)
+                .is_some_and(|after| after > now)
+        });
+        for job in waiting {
+            let after = self.jobs[&job].assignment.after.unwrap_or(now);
+            let at = self.deps.clock.instant_for(after + HANDOFF_READ_DELAY);
+            self.chores.spawn(async move {
+                tokio::time::sleep_until(at).await;
+                Chore::HandoffDue(job)
+            });
+        }
         let (later, now): (Vec<JobId>, Vec<JobId>) =
             jobs.into_iter().partition(|j| self.launching.contains(j));
         self.adopt_after_launch.extend(later);
@@ -59,6 +79,10 @@ impl Scheduler {
             if state.cursor.is_some() {
                 continue;
             }
+            // Never before the job's anchor. A job handed over is read after the handoff's time,
+            // when the previous holder has claimed its ticks up to it: its last claim is the
+            // cursor, and if it died first, the ticks it missed are caught up as after any
+            // worker's death (the misfire policy), never lost.
             let start = anchor(&state.task);
             let cursor = a.last.map_or(start, |l| l.max(start));
             state.cursor = Some(cursor);

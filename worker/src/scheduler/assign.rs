@@ -3,7 +3,7 @@
 //! sweep's findings.
 
 use super::queue::JobState;
-use super::{Command, Scheduler};
+use super::{Assigned, Command, Scheduler};
 use crate::ticks::{anchor, next_tick};
 use distcron_core::JobId;
 use distcron_core::payload::JobTask;
@@ -17,14 +17,14 @@ impl Scheduler {
                 self.reconcile(tasks, fresh);
                 let _ = done.send(());
             }
-            Command::Upsert(task) => {
-                let task = *task;
-                if self.jobs.contains_key(&task.id) {
-                    self.update(task);
+            Command::Upsert(assigned) => {
+                let assigned = *assigned;
+                if self.jobs.contains_key(&assigned.task.id) {
+                    self.update(assigned);
                 } else {
-                    let id = task.id;
-                    tracing::info!(job_id = %id, "job assigned");
-                    self.jobs.insert(id, JobState::adopting(task));
+                    let id = assigned.task.id;
+                    tracing::info!(job_id = %id, after = ?assigned.assignment.after, "job assigned");
+                    self.jobs.insert(id, JobState::adopting(assigned));
                     self.adopt(vec![id]);
                 }
             }
@@ -40,8 +40,8 @@ impl Scheduler {
 
     /// Every task assigned: the others are dropped, new ones (all of them, after a new
     /// session) adopted, known ones updated.
-    fn reconcile(&mut self, tasks: Vec<JobTask>, fresh: bool) {
-        let wanted: HashSet<JobId> = tasks.iter().map(|t| t.id).collect();
+    fn reconcile(&mut self, tasks: Vec<Assigned>, fresh: bool) {
+        let wanted: HashSet<JobId> = tasks.iter().map(|t| t.task.id).collect();
         let gone: Vec<JobId> = self
             .jobs
             .keys()
@@ -52,14 +52,14 @@ impl Scheduler {
             self.drop_job(j);
         }
         let mut adopt = Vec::new();
-        for task in tasks {
-            let id = task.id;
+        for assigned in tasks {
+            let id = assigned.task.id;
             if fresh || !self.jobs.contains_key(&id) {
                 self.drop_job(&id);
-                self.jobs.insert(id, JobState::adopting(task));
+                self.jobs.insert(id, JobState::adopting(assigned));
                 adopt.push(id);
             } else {
-                self.update(task);
+                self.update(assigned);
             }
         }
         tracing::info!(
@@ -72,21 +72,32 @@ impl Scheduler {
         self.adopt(adopt);
     }
 
-    /// A new definition of a job this worker already runs: its cursor stays, but never below
-    /// the task's anchor (a resume this worker did not see the pause of: say, both happened
-    /// while it was disconnected, and the re-read finds the same version resumed).
-    fn update(&mut self, task: JobTask) {
+    /// A new definition or assignment of a job this worker already runs: its cursor stays,
+    /// but never below the task's anchor (a resume this worker did not see the pause of: say,
+    /// both happened while it was disconnected, and the re-read finds the same version
+    /// resumed). A handoff's end (`until` lifted: the new holder went) lets it claim again
+    /// from its cursor; a handoff to it whose previous holder went (`after` lifted) is adopted
+    /// at once.
+    fn update(&mut self, assigned: Assigned) {
+        let Assigned { task, assignment } = assigned;
         let id = task.id;
         let Some(state) = self.jobs.get_mut(&id) else {
             return;
         };
-        if *state.task == task {
+        if *state.task == task && state.assignment == assignment {
             return;
         }
-        tracing::info!(job_id = %id, version = task.version, "job definition changed");
+        let handoff_changed = state.assignment != assignment;
+        if handoff_changed {
+            tracing::info!(job_id = %id, until = ?assignment.until, after = ?assignment.after, "job handoff changed");
+            state.assignment = assignment;
+        }
         let new_executable =
             task.spec.job_type.is_blob() && task.spec.sha256 != state.task.spec.sha256;
-        state.task = Arc::new(task);
+        if *state.task != task {
+            tracing::info!(job_id = %id, version = task.version, "job definition changed");
+            state.task = Arc::new(task);
+        }
         let task = state.task.clone();
         let start = anchor(&task);
         let cursor = state.cursor.map(|c| c.max(start));
@@ -94,9 +105,14 @@ impl Scheduler {
         if new_executable {
             self.prefetch(task.clone());
         }
-        if let Some(cursor) = cursor {
-            let next = next_tick(&task, cursor);
-            self.enqueue(id, next);
+        match cursor {
+            Some(cursor) => {
+                let next = next_tick(&task, cursor);
+                self.enqueue(id, next);
+            }
+            // Not adopted yet: a handoff whose time moved (or went) is looked at again.
+            None if handoff_changed => self.adopt(vec![id]),
+            None => {}
         }
     }
 

@@ -33,7 +33,7 @@ use crate::launch::Report;
 use crate::recorder::Recorder;
 use backend::{Backend, Foreign};
 use chrono::{DateTime, Utc};
-use distcron_core::payload::JobTask;
+use distcron_core::payload::{Assignment, JobTask};
 use distcron_core::{JobId, RunId};
 use distcron_store::PendingRetry;
 use queue::{Due, JobState};
@@ -44,16 +44,23 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// A task assigned to this worker, with its assignment (where it stands in a handoff).
+#[derive(Clone, Debug)]
+pub struct Assigned {
+    pub task: JobTask,
+    pub assignment: Assignment,
+}
+
 pub enum Command {
     /// Every task assigned to this worker, after the session (re)started. `fresh`: a new
     /// session, so ownership may have lapsed and every job is adopted anew from MySQL.
     Reconcile {
-        tasks: Vec<JobTask>,
+        tasks: Vec<Assigned>,
         fresh: bool,
         done: oneshot::Sender<()>,
     },
-    /// A task was assigned, or its definition changed.
-    Upsert(Box<JobTask>),
+    /// A task was assigned, or its definition or assignment changed.
+    Upsert(Box<Assigned>),
     /// A task was taken away.
     Remove(JobId),
     /// This worker's rows MySQL has as `running`, claimed a while ago: those that are neither
@@ -85,6 +92,8 @@ pub struct Deps {
 /// A background task of the scheduler's, and what it brings back.
 enum Chore {
     Adopted(Vec<Adoption>),
+    /// A handoff's time has come: the job can be adopted.
+    HandoffDue(JobId),
     Foreign(Foreign),
     Done,
 }
@@ -202,6 +211,11 @@ impl Scheduler {
                     if let Some(state) = self.jobs.get_mut(&job) {
                         state.foreign = runs;
                     }
+                }
+            }
+            Ok(Chore::HandoffDue(job)) => {
+                if self.jobs.get(&job).is_some_and(|s| s.cursor.is_none()) {
+                    self.adopt(vec![job]);
                 }
             }
             Ok(Chore::Done) => {}

@@ -2,9 +2,9 @@
 //! at most one entry (its next tick, less the claim lead); a retry has one at its `not_before`.
 //! `take_due` pops every entry whose time has come.
 
-use super::{RETRY_AFTER, Scheduler};
+use super::{Assigned, RETRY_AFTER, Scheduler};
 use chrono::{DateTime, Utc};
-use distcron_core::payload::JobTask;
+use distcron_core::payload::{Assignment, JobTask};
 use distcron_core::{Concurrency, JobId, RunId};
 use distcron_store::PendingRetry;
 use std::sync::Arc;
@@ -28,18 +28,22 @@ pub(super) struct JobState {
     pub deferred: Option<DateTime<Utc>>,
     /// Runs of this job running on other workers when it was adopted.
     pub foreign: Vec<RunId>,
+    /// Its assignment: in a handoff, this worker claims its ticks up to `until` only, or
+    /// from the first after `after`.
+    pub assignment: Assignment,
 }
 
 impl JobState {
     /// A job just assigned: its ticks wait until MySQL says where they stand.
-    pub fn adopting(task: JobTask) -> JobState {
+    pub fn adopting(assigned: Assigned) -> JobState {
         JobState {
-            task: Arc::new(task),
+            task: Arc::new(assigned.task),
             cursor: None,
             queued: None,
             due: None,
             deferred: None,
             foreign: vec![],
+            assignment: assigned.assignment,
         }
     }
 }
@@ -63,6 +67,8 @@ impl Scheduler {
         if let Some(old) = state.queued.take() {
             self.queue.remove(&(old, Due::Job(job)));
         }
+        // Handed off: the ticks after the handoff's time are the next holder's.
+        let at = at.filter(|t| state.assignment.until.is_none_or(|until| *t <= until));
         state.due = at;
         if let Some(at) = at {
             let wake = if state.task.spec.options.concurrency == Concurrency::Allow {

@@ -64,7 +64,7 @@ fn apply(observed: &mut Observed, ops: &[Op]) {
                     .assignments
                     .entry(worker.clone())
                     .or_default()
-                    .insert(*job, *version);
+                    .insert(*job, Assignment::of(*version));
             }
             Op::UpdateAssignment {
                 worker,
@@ -75,7 +75,48 @@ fn apply(observed: &mut Observed, ops: &[Op]) {
                     .assignments
                     .get_mut(worker)
                     .expect("dir")
-                    .insert(*job, *version);
+                    .insert(*job, Assignment::of(*version));
+            }
+            Op::SetAssignment {
+                worker,
+                job,
+                assignment,
+            } => {
+                let held = observed.assignments.get_mut(worker).expect("dir");
+                assert!(
+                    held.contains_key(job),
+                    "setting an assignment that is not there"
+                );
+                held.insert(*job, *assignment);
+            }
+            Op::Handoff {
+                job,
+                from,
+                to,
+                at,
+                held,
+            } => {
+                observed
+                    .assignments
+                    .get_mut(from)
+                    .expect("from dir")
+                    .insert(*job, *held);
+                let taken = Assignment {
+                    after: Some(*at),
+                    ..Assignment::of(held.version)
+                };
+                let prior = observed
+                    .assignments
+                    .get_mut(to)
+                    .expect("to dir")
+                    .insert(*job, taken);
+                assert!(prior.is_none(), "handing a job to a worker that holds it");
+            }
+            Op::PutDrain { worker, .. } => {
+                observed.drained.insert(worker.clone());
+            }
+            Op::RemoveDrain { worker } => {
+                observed.stale_drains.retain(|w| w != worker);
             }
             Op::Unassign { worker, job } => {
                 observed
@@ -245,7 +286,7 @@ fn duplicate_owners_are_reduced_to_one() {
             .assignments
             .entry(w.into())
             .or_default()
-            .insert(job, 1);
+            .insert(job, Assignment::of(1));
     }
     let (ops, _) = plan(&want, &observed);
     assert_eq!(
@@ -345,4 +386,5 @@ fn a_job_no_live_worker_could_take_is_named_and_one_that_fits_somewhere_is_not()
     assert_eq!(Placement::default().fits_nowhere(&needs(1024)), None);
 }
 
+mod handoff;
 mod writes;

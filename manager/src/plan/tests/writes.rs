@@ -28,7 +28,7 @@ fn held(observed: &mut Observed, job: &JobTask, worker: &str) {
         .assignments
         .entry(worker.into())
         .or_default()
-        .insert(job.id, job.version);
+        .insert(job.id, Assignment::of(job.version));
 }
 
 #[test]

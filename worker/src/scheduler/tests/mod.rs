@@ -2,14 +2,14 @@
 //! every launch instead of writing rows.
 
 use super::backend::{Backend, Foreign};
-use super::{Adoption, Command, Deps, Scheduler};
+use super::{Adoption, Assigned, Command, Deps, Scheduler};
 use crate::clock::{Clock, TokioClock};
 use crate::gate::Gate;
 use crate::inflight::{Hold, InFlight};
 use crate::launch::{DueRetry, Planned, Report};
 use crate::recorder::Recorder;
 use chrono::{DateTime, TimeZone, Utc};
-use distcron_core::payload::JobTask;
+use distcron_core::payload::{Assignment, JobTask};
 use distcron_core::run::skip;
 use distcron_core::{
     JobId, JobOptions, JobSpec, JobType, RunStatus, Schedule, TimeZone as Tz, UserName,
@@ -40,6 +40,8 @@ struct FakeState {
     /// Adoption reads to fail before one succeeds.
     failing_reads: u32,
     reads: u32,
+    /// When each adoption read was made.
+    read_at: Vec<DateTime<Utc>>,
     /// Launches whose rows "cannot be written": their ticks are rolled back.
     failing_launches: u32,
 }
@@ -70,6 +72,8 @@ impl Backend for Fake {
     ) -> BoxFuture<'static, Result<Vec<Adoption>, String>> {
         let mut s = self.state.lock().unwrap();
         s.reads += 1;
+        let now = self.clock.now();
+        s.read_at.push(now);
         let answer = if s.failing_reads > 0 {
             s.failing_reads -= 1;
             Err("MySQL is down".to_string())
@@ -208,7 +212,14 @@ impl Harness {
     }
 
     fn assign(&self, task: &JobTask) {
-        self.send(Command::Upsert(Box::new(task.clone())));
+        self.assign_as(task, Assignment::of(task.version));
+    }
+
+    fn assign_as(&self, task: &JobTask, assignment: Assignment) {
+        self.send(Command::Upsert(Box::new(Assigned {
+            task: task.clone(),
+            assignment,
+        })));
     }
 }
 
@@ -347,3 +358,5 @@ async fn missed_ticks_found_at_adoption_are_caught_up_once_and_the_rest_skipped_
         assert_eq!(l.reason.as_deref(), Some(skip::MISFIRE));
     }
 }
+
+mod handoff;
