@@ -72,9 +72,11 @@ impl Store {
         .bind(from)
         .fetch_all(self.pool())
         .await?;
+        // MariaDB types what JSON_UNQUOTE reads out of a JSON column as a binary string, which
+        // sqlx will not decode as text: cast it to text.
         let edits: Vec<(DateTime<Utc>, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT at, JSON_UNQUOTE(JSON_EXTRACT(detail, '$.old.schedule')), \
-             JSON_UNQUOTE(JSON_EXTRACT(detail, '$.old.timezone')) FROM audit_log \
+            "SELECT at, CAST(JSON_UNQUOTE(JSON_EXTRACT(detail, '$.old.schedule')) AS CHAR), \
+             CAST(JSON_UNQUOTE(JSON_EXTRACT(detail, '$.old.timezone')) AS CHAR) FROM audit_log \
              WHERE object_type = 'job' AND object_id = ? AND action = 'job.edit' \
              AND (JSON_EXTRACT(detail, '$.new.schedule') IS NOT NULL OR JSON_EXTRACT(detail, '$.new.timezone') IS NOT NULL) \
              ORDER BY id",
