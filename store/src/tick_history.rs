@@ -2,6 +2,7 @@
 //! ticks), its pauses that overlap the window, the edits that changed its schedule (from the
 //! audit log, which keeps each one's old and new value) and when it was finished.
 
+use crate::bounds::bindable;
 use crate::pauses::PauseRow;
 use crate::runs::{RUN_COLUMNS, RunRow};
 use crate::{Result, Store};
@@ -42,6 +43,7 @@ impl Store {
         max_runs: u32,
     ) -> Result<TickHistory> {
         let id = job.to_string();
+        let (from, to) = (bindable(from), bindable(to));
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ? AND scheduled_at >= ? AND scheduled_at <= ? \
              AND triggered_by IS NULL ORDER BY scheduled_at, attempt LIMIT ?"
