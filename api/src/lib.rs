@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod manager_client;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod state;

@@ -97,6 +97,7 @@ pub struct Kill {
 /// What a kill did. A kill of one run that has ended is a `conflict` instead, saying how it
 /// ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KillAnswer {
     /// Runs asked to stop now: their workers kill them (process group and cgroup) and record
     /// them `killed`, or `skipped` if their process had not started yet.
