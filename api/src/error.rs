@@ -52,8 +52,46 @@ pub struct ErrorBody {
     /// `conflict`; 413 `too_large`; 422 `idempotency_key_reused`; 500 `internal`; 503
     /// `unavailable`; from HAProxy: 400 `bad_request`, 408 `request_timeout`, 429
     /// `too_many_requests`, 502, 503 and 504 `unavailable`.
-    #[schema(example = "not_found")]
+    #[schema(schema_with = code_schema)]
     pub code: &'static str,
+}
+
+/// Every `code` an error answer carries, the API servers' and HAProxy's (`haproxy.cfg`); the
+/// document's test checks that the code names no other.
+pub const ERROR_CODES: [&str; 29] = [
+    "invalid_json",
+    "invalid_body",
+    "invalid_query",
+    "invalid_path",
+    "invalid_id",
+    "invalid_type",
+    "invalid_schedule",
+    "invalid_timezone",
+    "invalid_option",
+    "invalid_job",
+    "invalid_base64",
+    "invalid_content",
+    "missing_field",
+    "unexpected_field",
+    "invalid_user",
+    "invalid_idempotency_key",
+    "invalid",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "too_large",
+    "idempotency_key_reused",
+    "internal",
+    "unavailable",
+    "bad_request",
+    "request_timeout",
+    "too_many_requests",
+];
+
+fn code_schema() -> utoipa::openapi::Object {
+    crate::openapi::string_enum(ERROR_CODES)
 }
 
 impl ApiError {

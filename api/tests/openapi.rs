@@ -241,6 +241,64 @@ async fn the_api_has_no_route_the_document_does_not_describe() {
     }
 }
 
+/// The code (`[a-z0-9_]+`) `text` starts with.
+fn code_at(text: &str) -> Option<String> {
+    let end = text
+        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+        .unwrap_or(text.len());
+    (end > 0).then(|| text[..end].to_string())
+}
+
+/// The quoted codes that follow `marker` in `text` (whitespace between them skipped).
+fn quoted_after(text: &str, marker: &str) -> Vec<String> {
+    text.split(marker)
+        .skip(1)
+        .filter_map(|rest| code_at(rest.trim_start().strip_prefix('"')?))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_error_code_the_api_or_haproxy_answers_with_is_documented() {
+    let api = TestApi::start().await;
+    let doc = document(&api).await;
+    let documented: BTreeSet<String> =
+        doc["components"]["schemas"]["ErrorBody"]["properties"]["code"]["enum"]
+            .as_array()
+            .expect("the codes")
+            .iter()
+            .map(|c| c.as_str().expect("a code").to_string())
+            .collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut used = BTreeSet::new();
+    let mut stack = vec![root.join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let text = std::fs::read_to_string(&path).expect("source");
+                used.extend(quoted_after(&text, "bad_request("));
+                used.extend(quoted_after(&text, "code:"));
+                // `ApiError::parts`: `Variant => (StatusCode::..., "code")`.
+                for line in text.lines().filter(|l| l.contains("=> (StatusCode::")) {
+                    used.extend(quoted_after(line, ","));
+                }
+            }
+        }
+    }
+    let haproxy =
+        std::fs::read_to_string(root.join("../haproxy/haproxy.cfg")).expect("haproxy.cfg");
+    let marker = r#"\"code\": \""#;
+    used.extend(haproxy.split(marker).skip(1).filter_map(code_at));
+    assert!(used.len() > 20, "the scan found too few codes: {used:?}");
+    let undocumented: Vec<_> = used.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "codes not in the document: {undocumented:?}"
+    );
+}
+
 /// The bounds the document states for a job's fields, and those `JobSpec::validate` enforces.
 #[tokio::test]
 async fn the_documented_bounds_are_the_ones_a_job_is_held_to() {
