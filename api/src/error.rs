@@ -41,10 +41,62 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: String,
-    code: &'a str,
+/// Every error answer's body, the API servers' and HAProxy's alike.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": "no job 0190f3a2-7b1c-7d4e-9a2b-3c4d5e6f7a8b", "code": "not_found"}))]
+pub struct ErrorBody {
+    /// What was wrong, for people: which field, which value, and why.
+    pub error: String,
+    /// The kind, for programs. 400: `invalid_json`, `invalid_body`, `invalid_query`,
+    /// `invalid_path`, `invalid_id`, `invalid_type`, `invalid_schedule`, `invalid_timezone`,
+    /// `invalid_option`, `invalid_job`, `invalid_base64`, `invalid_content`, `missing_field`,
+    /// `unexpected_field`, `invalid_user`, `invalid_idempotency_key`, `invalid_header`,
+    /// `invalid`; 401 `unauthorized`; 403 `forbidden`; 404 `not_found`; 405
+    /// `method_not_allowed`; 409 `conflict`; 413 `too_large`; 422 `idempotency_key_reused`;
+    /// 429 `too_many_requests` (followers of runs' output); 500 `internal`; 503 `unavailable`;
+    /// from HAProxy: 400 `bad_request`, 408 `request_timeout`, 429 `too_many_requests`, 502,
+    /// 503 and 504 `unavailable`.
+    #[schema(schema_with = code_schema)]
+    pub code: &'static str,
+}
+
+/// Every `code` an error answer carries, the API servers' and HAProxy's (`haproxy.cfg`); the
+/// document's test checks that the code names no other.
+pub const ERROR_CODES: [&str; 30] = [
+    "invalid_json",
+    "invalid_body",
+    "invalid_query",
+    "invalid_path",
+    "invalid_id",
+    "invalid_type",
+    "invalid_schedule",
+    "invalid_timezone",
+    "invalid_option",
+    "invalid_job",
+    "invalid_base64",
+    "invalid_content",
+    "missing_field",
+    "unexpected_field",
+    "invalid_user",
+    "invalid_idempotency_key",
+    "invalid_header",
+    "invalid",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "too_large",
+    "idempotency_key_reused",
+    "internal",
+    "unavailable",
+    "bad_request",
+    "request_timeout",
+    "too_many_requests",
+];
+
+fn code_schema() -> utoipa::openapi::Object {
+    crate::openapi::string_enum(ERROR_CODES)
 }
 
 impl ApiError {

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod follows;
 pub mod manager_client;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod state;

@@ -38,6 +38,21 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    summary = "Prometheus metrics",
+    description = "For Prometheus inside the cluster's network, which scrapes each API server \
+        itself, without a token. Through HAProxy, from outside, there are none: 404.",
+    security(()),
+    responses(
+        (status = 200, description = "Prometheus' text exposition format", body = String,
+            content_type = "text/plain"),
+        (status = 404, description = "Asked through HAProxy", body = crate::error::ErrorBody,
+            example = json!({"error": "no such route: /metrics", "code": "not_found"})),
+    ),
+)]
 pub async fn scrape(State(state): State<AppState>) -> Response {
     metrics::gauge!("distcron_zookeeper_connected")
         .set(f64::from(u8::from(state.zk.client().is_ok())));

@@ -22,13 +22,18 @@ const SWITCH: Duration = Duration::milliseconds(1500);
 /// one missing a second after it is late, not in flight.
 const DUE_AFTER: Duration = Duration::seconds(1);
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One scheduled time of a job and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TickView {
     pub scheduled_at: DateTime<Utc>,
-    /// A run's status (`succeeded`, `failed`, `skipped`, `running`, ...), or `paused`,
-    /// `upcoming`, `unaccounted`.
+    /// Its last attempt's status (`succeeded`, `failed`, `skipped` with its `reason`,
+    /// `running`, `claimed`, ...), or, for a tick with no run: `paused` (inside a pause),
+    /// `upcoming` (not yet due) or `unaccounted` (due and not yet recorded: its worker died
+    /// and no other has adopted the job yet, or MySQL is down; it lasts only while that does).
+    #[schema(schema_with = tick_state_schema)]
     pub state: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
     pub run_id: Option<String>,
     /// How many attempts it took (0 without a run).
     pub attempts: u16,
@@ -39,6 +44,12 @@ pub struct TickView {
     /// Claimed more than a second after its time: a tick missed (no worker could run it)
     /// and caught up under `misfire: run_once`.
     pub caught_up: bool,
+}
+
+/// What a tick's `state` may be: a run's status as shown, or one of a tick without a run.
+fn tick_state_schema() -> utoipa::openapi::Object {
+    let runs = distcron_core::RunStatus::ALL.iter().map(|s| s.as_str());
+    crate::openapi::string_enum(runs.chain(["claimed", "paused", "upcoming", "unaccounted"]))
 }
 
 /// The job as the view needs it.

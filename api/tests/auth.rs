@@ -2,9 +2,6 @@
 
 mod support;
 
-use chrono::Utc;
-use distcron_core::{Job, JobId, JobSpec, Schedule, UserName};
-use distcron_store::CreateOutcome;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use support::TestApi;
@@ -34,7 +31,7 @@ async fn another_owners_job_is_a_404_to_a_non_admin_and_visible_to_an_admin() {
     let api = TestApi::start().await;
     let alice = api.user("alice", false).await;
     let bob = api.user("bob", false).await;
-    let id = insert_job(&api, "bob").await;
+    let id = api.insert_job("bob").await;
 
     let a = api.get(&format!("/jobs/{id}"), &alice).await;
     a.assert_refused(StatusCode::NOT_FOUND, "not_found", &format!("no job {id}"));
@@ -53,27 +50,4 @@ async fn another_owners_job_is_a_404_to_a_non_admin_and_visible_to_an_admin() {
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         assert_eq!(a.body["owner"], "bob");
     }
-}
-
-/// A job of `owner` in MySQL, as the leader would have stored it.
-async fn insert_job(api: &TestApi, owner: &str) -> JobId {
-    let spec: JobSpec = serde_json::from_value(json!({
-        "name": null, "type": "command", "executable": "true", "sha256": null,
-        "schedule": "@hourly", "timezone": "UTC", "timeout_seconds": null,
-        "privileged": false, "run_as": null
-    }))
-    .expect("spec");
-    assert_eq!(spec.schedule, Schedule::parse("@hourly").expect("schedule"));
-    let owner = UserName::parse(owner).expect("name");
-    let job = Job::new(JobId::new(), owner.clone(), spec, Utc::now());
-    match api
-        .store
-        .begin_create_job(&job, &owner, None)
-        .await
-        .expect("insert")
-    {
-        CreateOutcome::Inserted(tx) => tx.commit().await.expect("commit"),
-        CreateOutcome::Exists(_) => panic!("a fresh id exists"),
-    }
-    job.id
 }

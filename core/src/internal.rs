@@ -102,6 +102,7 @@ pub struct WorkerAction {
 
 /// A worker's drain, as it stands after a drain or an undrain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DrainAnswer {
     pub worker: String,
     pub drained: bool,
@@ -112,6 +113,7 @@ pub struct DrainAnswer {
 /// What a kill did. A kill of one run that has ended is a `conflict` instead, saying how it
 /// ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KillAnswer {
     /// Runs asked to stop now: their workers kill them (process group and cgroup) and record
     /// them `killed`, or `skipped` if their process had not started yet.

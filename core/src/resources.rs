@@ -14,6 +14,7 @@ pub const MAX_PROCESSES: (u32, u32) = (1, 4 * 1024 * 1024);
 
 /// One run's bounds; `None` is "not named" (for a job) or "not enforced" (for a worker).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Resources {
     /// Memory (and swap) in MiB; the kernel's OOM killer ends a run that needs more.

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 /// A run's identity: a UUIDv7 the worker generates before it writes the run's row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct RunId(Uuid);
 

@@ -23,6 +23,8 @@ pub struct Infra {
     pub zk_home: PathBuf,
     /// Where process logs go.
     pub log_dir: PathBuf,
+    /// schemathesis, for the OpenAPI test (`DC_TEST_SCHEMATHESIS`; test-services.sh installs it).
+    pub schemathesis: PathBuf,
 }
 
 fn var(name: &str) -> String {
@@ -61,6 +63,9 @@ pub fn infra() -> &'static Infra {
                 std::env::var("DC_TEST_ZK_HOME").unwrap_or_else(|_| "/usr/share/zookeeper".into()),
             ),
             log_dir,
+            schemathesis: PathBuf::from(
+                std::env::var("DC_TEST_SCHEMATHESIS").unwrap_or_else(|_| "schemathesis".into()),
+            ),
         }
     })
 }

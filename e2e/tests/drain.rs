@@ -153,6 +153,12 @@ async fn workers_that_join_take_their_share_between_ticks() {
     let witness = cluster.witness("rebalance");
     let jobs = every_second_jobs(&admin, &witness, "spread-", 6).await;
     until_held(&admin, "every job on worker-1", |h| h["worker-1"].0 == 6).await;
+    let last = admin.post("/workers/worker-1/drain", &json!({})).await;
+    assert_eq!(
+        last.status, 409,
+        "the last worker taking jobs: {}",
+        last.body
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     cluster.add_worker(2);

@@ -122,7 +122,7 @@ async fn a_worker_cut_off_from_zookeeper_stops_launching_and_its_jobs_move_only_
     let entries = witness.entries();
     assert_no_duplicates(&entries);
     // worker-1 stopped launching within a third of the session timeout (plus the gate's
-    // polling and a tick's start), and launched nothing after, healed or not.
+    // polling and a tick's start), and launched nothing stale after, healed or not.
     // (Healed, it rejoins as a new life of itself and takes a share back through handoffs,
     // timed 3 s ahead: those runs are not stale.)
     let bound = cut + session.as_secs_f64() / 3.0 + 0.5;

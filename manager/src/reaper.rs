@@ -10,7 +10,8 @@
 //! leader: it writes nothing to ZooKeeper.
 
 use crate::reconcile;
-use distcron_core::JobId;
+use distcron_core::payload::{self, Assignment};
+use distcron_core::{JobId, layout};
 use distcron_store::Store;
 use distcron_zk::zk::Client;
 use std::collections::BTreeMap;
@@ -58,13 +59,12 @@ async fn reap_once(store: &Store, zk: &Client, lease: Duration) -> anyhow::Resul
         let reason = format!(
             "interrupted: worker {worker} stopped while the run was in flight (its session expired)"
         );
-        let owner = run
-            .job_id
-            .parse::<JobId>()
-            .ok()
-            .and_then(|job| owners.get(&job));
+        let owner = match run.job_id.parse::<JobId>() {
+            Ok(job) => owner_of(zk, &job, owners.get(&job)).await,
+            Err(_) => None,
+        };
         if store
-            .interrupt_run(&run, &reason, retry, owner.map(String::as_str))
+            .interrupt_run(&run, &reason, retry, owner.as_deref())
             .await?
         {
             metrics::counter!("distcron_reaped_runs_total").increment(1);
@@ -91,28 +91,45 @@ async fn repoint_retries(store: &Store, zk: &Client) -> anyhow::Result<()> {
         &reconcile::registrations(zk).await?,
     );
     for retry in overdue {
-        let Some(owner) = owners.get(&retry.job_id) else {
+        let Some(owner) = owner_of(zk, &retry.job_id, owners.get(&retry.job_id)).await else {
             continue;
         };
         if retry.worker_id.as_deref() != Some(owner.as_str()) {
             tracing::info!(run_id = %retry.id, job_id = %retry.job_id, from = retry.worker_id.as_deref().unwrap_or("-"), to = %owner, "a retry nobody took goes to the job's owner");
-            store.point_retry(&retry.id, owner).await?;
+            store.point_retry(&retry.id, &owner).await?;
         }
     }
     Ok(())
 }
 
-/// Each job's owner, as the plan keeps it: the first live worker (in worker order) holding it.
-/// A job held by dead workers only has none yet (the resync is moving it).
+/// Each job's live holders, in worker order. A job held by dead workers only has none yet (the
+/// resync is moving it).
 fn owners<T>(
     holders: &BTreeMap<String, Vec<JobId>>,
     live: &BTreeMap<String, T>,
-) -> BTreeMap<JobId, String> {
-    let mut owners = BTreeMap::new();
+) -> BTreeMap<JobId, Vec<String>> {
+    let mut owners: BTreeMap<JobId, Vec<String>> = BTreeMap::new();
     for (worker, jobs) in holders.iter().filter(|(w, _)| live.contains_key(*w)) {
         for job in jobs {
-            owners.entry(*job).or_insert_with(|| worker.clone());
+            owners.entry(*job).or_default().push(worker.clone());
         }
     }
     owners
+}
+
+/// The job's owner among its live holders, as the plan keeps it (`Observed::owner_of`): the
+/// first that is not handing it off (a handoff's old side claims no tick past its time), else
+/// the first.
+async fn owner_of(zk: &Client, job: &JobId, holders: Option<&Vec<String>>) -> Option<String> {
+    let holders = holders?;
+    if holders.len() > 1 {
+        for w in holders {
+            if let Ok((data, _)) = zk.get_data(&layout::assignment(w, job)).await
+                && payload::decode::<Assignment>(&data).is_ok_and(|a| a.until.is_none())
+            {
+                return Some(w.clone());
+            }
+        }
+    }
+    holders.first().cloned()
 }

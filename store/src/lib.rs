@@ -4,6 +4,7 @@
 pub mod accounts;
 mod audit;
 mod blobs;
+mod bounds;
 mod edits;
 mod error;
 mod jobs;

@@ -2,6 +2,7 @@
 //! the audit log. Both page by id, so a page never repeats or skips a row however many rows
 //! arrive meanwhile.
 
+use crate::bounds::bindable;
 use crate::runs::{RUN_COLUMNS, RunRow};
 use crate::{Result, Store};
 use chrono::{DateTime, Utc};
@@ -94,10 +95,10 @@ impl Store {
             }
         }
         if let Some(from) = filter.from {
-            q.push(" AND at >= ").push_bind(from);
+            q.push(" AND at >= ").push_bind(bindable(from));
         }
         if let Some(to) = filter.to {
-            q.push(" AND at < ").push_bind(to);
+            q.push(" AND at < ").push_bind(bindable(to));
         }
         if let Some(before) = filter.before {
             q.push(" AND id < ").push_bind(before);

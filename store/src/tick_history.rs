@@ -2,6 +2,7 @@
 //! ticks), its pauses that overlap the window, the edits that changed its schedule (from the
 //! audit log, which keeps each one's old and new value) and when it was finished.
 
+use crate::bounds::bindable;
 use crate::pauses::PauseRow;
 use crate::runs::{RUN_COLUMNS, RunRow};
 use crate::{Result, Store};
@@ -42,6 +43,7 @@ impl Store {
         max_runs: u32,
     ) -> Result<TickHistory> {
         let id = job.to_string();
+        let (from, to) = (bindable(from), bindable(to));
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ? AND scheduled_at >= ? AND scheduled_at <= ? \
              AND triggered_by IS NULL ORDER BY scheduled_at, attempt LIMIT ?"
@@ -72,9 +74,11 @@ impl Store {
         .bind(from)
         .fetch_all(self.pool())
         .await?;
+        // MariaDB types what JSON_UNQUOTE reads out of a JSON column as a binary string, which
+        // sqlx will not decode as text: cast it to text.
         let edits: Vec<(DateTime<Utc>, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT at, JSON_UNQUOTE(JSON_EXTRACT(detail, '$.old.schedule')), \
-             JSON_UNQUOTE(JSON_EXTRACT(detail, '$.old.timezone')) FROM audit_log \
+            "SELECT at, CAST(JSON_UNQUOTE(JSON_EXTRACT(detail, '$.old.schedule')) AS CHAR), \
+             CAST(JSON_UNQUOTE(JSON_EXTRACT(detail, '$.old.timezone')) AS CHAR) FROM audit_log \
              WHERE object_type = 'job' AND object_id = ? AND action = 'job.edit' \
              AND (JSON_EXTRACT(detail, '$.new.schedule') IS NOT NULL OR JSON_EXTRACT(detail, '$.new.timezone') IS NOT NULL) \
              ORDER BY id",

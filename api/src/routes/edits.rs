@@ -4,8 +4,9 @@
 //! so two edits at once never undo each other unseen: the second is a 409.
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathParam};
+use crate::openapi::examples;
 use crate::routes::job_request::{Executable, complete};
 use crate::routes::jobs::visible_job;
 use crate::routes::params::parse_schedule;
@@ -17,6 +18,7 @@ use chrono::Utc;
 use distcron_core::internal::EditJob;
 use distcron_core::{JobSpec, JobType};
 use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
 
 /// A field that may be absent (unchanged), `null` (cleared) or a value.
 fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
@@ -25,37 +27,58 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+/// The body of `PATCH /jobs/{id}`: any of `POST /jobs`' fields, with the same bounds; `null`
+/// clears an optional one.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!(examples::edit()))]
 pub struct EditJobRequest {
     /// Accepted only as the job's own type: a job's type never changes.
     #[serde(rename = "type")]
+    #[schema(value_type = Option<distcron_core::JobType>)]
     job_type: Option<String>,
+    /// A new schedule: it counts from the edit (no time of it before the edit is caught up);
+    /// a job cannot become or stop being `@once`.
+    #[schema(max_length = 255, example = "*/10 * * * *")]
     schedule: Option<String>,
+    #[schema(example = "Europe/Berlin")]
     timezone: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 255)]
     name: Option<Option<String>>,
     /// A command job's new command line.
+    #[schema(max_length = 16384)]
     executable: Option<String>,
     /// A script's or binary's new file, base64: stored anew, with its new sha256.
+    #[schema(content_encoding = "base64")]
     content: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(minimum = 1, maximum = 2592000)]
     timeout_seconds: Option<Option<u32>>,
     privileged: Option<bool>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(pattern = r"^[a-z_][a-z0-9_-]{0,31}$")]
     run_as: Option<Option<String>>,
+    #[schema(value_type = Option<distcron_core::Concurrency>)]
     concurrency: Option<String>,
+    #[schema(value_type = Option<distcron_core::Misfire>)]
     misfire: Option<String>,
+    #[schema(maximum = 10)]
     retries: Option<u16>,
+    #[schema(minimum = 1, maximum = 86400)]
     retry_backoff_seconds: Option<u32>,
     retry_interrupted: Option<bool>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(minimum = 1, maximum = 1000000)]
     history_limit: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(minimum = 8, maximum = 16777216)]
     memory_mb: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(minimum = 10, maximum = 1024000)]
     cpu_millis: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(minimum = 1, maximum = 4194304)]
     max_processes: Option<Option<u32>>,
 }
 
@@ -129,6 +152,29 @@ fn set<T>(field: &mut Option<T>, edit: Option<Option<T>>) {
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/jobs/{id}",
+    tag = "jobs",
+    summary = "Change a job",
+    description = "Any of the fields of `POST /jobs` but `type`, read and refused as it reads \
+        them. The owner worker takes the new definition from the next tick it has not yet \
+        claimed, restarting nothing. The same values again: no change, no new version. A paused \
+        job takes edits and runs them once resumed.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    request_body(content = EditJobRequest, example = json!(examples::edit())),
+    responses(
+        (status = 200, description = "The job, its `version` one higher if anything changed", body = JobView),
+        (status = 400, description = "A field is unknown or invalid, `type` is another, or the \
+            edit would make the job (or stop it being) `@once`", body = ErrorBody),
+        (status = 403, description = "Only admins may make a job privileged or name a `run_as` user", body = ErrorBody),
+        (status = 404, description = "No such job, or another user's (to a non-admin)", body = ErrorBody),
+        (status = 409, description = "Another edit changed the job meanwhile (read it again), or \
+            the job is finished", body = ErrorBody),
+        (status = 413, description = "The body, or the decoded file, is too large", body = ErrorBody),
+    ),
+)]
 pub async fn edit_job(
     State(state): State<AppState>,
     caller: Caller,

@@ -10,35 +10,69 @@ use bytes::Bytes;
 use distcron_core::job::JobError;
 use distcron_core::{JobOptions, JobSpec, JobType, Resources};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 /// The body of `POST /jobs`. Unknown fields are refused, so nobody can set `owner`, `status`
-/// or `id` by sending them.
-#[derive(Deserialize)]
+/// or `id` by sending them. The bounds the schema states are `JobSpec::validate`'s (and the
+/// document's test checks they agree).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJobRequest {
     #[serde(rename = "type")]
+    #[schema(value_type = distcron_core::JobType)]
     job_type: String,
+    /// crontab(5): five fields, or six with the seconds first; `@hourly`, `@daily`, ... and
+    /// `@once` (run once, as soon as possible).
+    #[schema(max_length = 255, example = "5 * * * *")]
     schedule: String,
+    /// The command line, run with `/bin/sh -c`: command jobs only (for scripts and binaries
+    /// the server sets it to `s3://<bucket>/<key>`).
+    #[schema(max_length = 16384, example = "ls -la")]
     executable: Option<String>,
-    /// Base64 of the script or binary.
+    /// The script or binary, base64 (line breaks allowed): script and binary jobs only; at
+    /// most `max_upload_bytes` once decoded (10 MiB by default).
+    #[schema(content_encoding = "base64")]
     content: Option<String>,
+    /// A label: 1 to 255 characters, none a control character.
+    #[schema(min_length = 1, max_length = 255)]
     name: Option<String>,
+    /// The IANA time zone the schedule is read in; default `UTC`.
+    #[schema(example = "Europe/Berlin")]
     timezone: Option<String>,
+    /// The run and everything it started are killed after this long: `timed_out`.
+    #[schema(minimum = 1, maximum = 2592000)]
     timeout_seconds: Option<u32>,
+    /// Run as root: admins only.
     privileged: Option<bool>,
+    /// Admins only: run as this local user instead of the workers' unprivileged one.
+    #[schema(pattern = r"^[a-z_][a-z0-9_-]{0,31}$")]
     run_as: Option<String>,
     /// `allow` (default), `forbid` or `replace`.
+    #[schema(value_type = Option<distcron_core::Concurrency>)]
     concurrency: Option<String>,
     /// `run_once` (default) or `skip`.
+    #[schema(value_type = Option<distcron_core::Misfire>)]
     misfire: Option<String>,
+    /// Retry a failed or timed-out run this many times (default 0).
+    #[schema(maximum = 10)]
     retries: Option<u16>,
+    /// The first retry waits this long after the failed attempt ended, each next one twice as
+    /// long (default 10).
+    #[schema(minimum = 1, maximum = 86400)]
     retry_backoff_seconds: Option<u32>,
+    /// Retry once, as attempt 2, a run whose worker died mid-run (default `true`).
     retry_interrupted: Option<bool>,
     /// How many of its runs the job keeps; the cluster's default when absent.
+    #[schema(minimum = 1, maximum = 1000000)]
     history_limit: Option<u32>,
-    /// Each run's memory (MiB), CPU (thousandths of a core) and process bounds.
+    /// Each run's memory (and swap) in MiB; unset, the worker's default.
+    #[schema(minimum = 8, maximum = 16777216)]
     memory_mb: Option<u32>,
+    /// Each run's CPU, in thousandths of a core (500: half a core).
+    #[schema(minimum = 10, maximum = 1024000)]
     cpu_millis: Option<u32>,
+    /// Each run's processes and threads at once.
+    #[schema(minimum = 1, maximum = 4194304)]
     max_processes: Option<u32>,
 }
 

@@ -2,10 +2,11 @@
 //! straight from MySQL. A non-admin sees only its own jobs: anyone else's is a 404.
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathParam, QueryParams};
+use crate::openapi::examples;
 use crate::routes::job_request::{CreateJobRequest, complete};
-use crate::routes::params::{idempotency_key, next_page_headers, page_limit};
+use crate::routes::params::{IDEMPOTENCY_KEY, idempotency_key, next_page_headers, page_limit};
 use crate::state::AppState;
 use crate::view::JobView;
 use axum::Json;
@@ -16,9 +17,59 @@ use distcron_core::internal::{CreateJob, FinishJob};
 use distcron_core::{Job, JobId, JobStatus, UserName};
 use distcron_store::JobFilter;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 /// With an `Idempotency-Key` header, the same key and body again answer the job the first
 /// request created (and create nothing); the same key with another body is a 422.
+#[utoipa::path(
+    post,
+    path = "/jobs",
+    tag = "jobs",
+    summary = "Create a job",
+    description = "A command, or a script or binary uploaded as base64 in `content` (stored in \
+        S3 under its sha256). Unknown fields are refused, so nobody can set `owner`, `status` or \
+        `id`.",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY,
+        min_length = 1, max_length = 255, pattern = "^[!-~]+$", example = "deploy-42")),
+    request_body(
+        content = CreateJobRequest,
+        examples(
+            ("command" = (summary = "`ls -la` at minute 5 of every hour", value = json!(examples::create_command()))),
+            ("script" = (summary = "A script, every ten seconds", value = json!(examples::create_script()))),
+        ),
+    ),
+    responses(
+        (status = 201, description = "The job, on its schedule (or, with an `Idempotency-Key` \
+            used before with this body, the job it made, as it now is)", body = JobView,
+            links(
+                ("get_job" = (operation_id = "get_job", parameters(("id" = "$response.body#/id")))),
+                ("edit_job" = (operation_id = "edit_job", parameters(("id" = "$response.body#/id")))),
+                ("delete_job" = (operation_id = "delete_job", parameters(("id" = "$response.body#/id")))),
+                ("list_runs" = (operation_id = "list_runs", parameters(("id" = "$response.body#/id")))),
+                ("job_ticks" = (operation_id = "job_ticks", parameters(("id" = "$response.body#/id")))),
+                ("kill_job" = (operation_id = "kill_job", parameters(("id" = "$response.body#/id")))),
+                ("pause_job" = (operation_id = "pause_job", parameters(("id" = "$response.body#/id")))),
+                ("resume_job" = (operation_id = "resume_job", parameters(("id" = "$response.body#/id")))),
+                ("trigger_job" = (operation_id = "trigger_job", parameters(("id" = "$response.body#/id")))),
+            ),
+            examples(
+                ("command" = (value = json!(examples::job()))),
+                ("script" = (value = json!(examples::script_job()))),
+            ),
+        ),
+        (status = 400, description = "A field is missing, unknown or invalid (which cron field, \
+            which time zone, invalid base64, a script without `#!`...), or the Idempotency-Key \
+            is", body = ErrorBody),
+        (status = 403, description = "Only admins may ask for `\"privileged\": true` or name a \
+            `run_as` user", body = ErrorBody),
+        (status = 409, description = "The leader refused it: its owner was disabled meanwhile, \
+            or no live worker's ceilings cover what it asks for", body = ErrorBody),
+        (status = 413, description = "The body, or the decoded file, is too large", body = ErrorBody),
+        (status = 422, description = "The Idempotency-Key made another job, with another \
+            definition (named in the message)", body = ErrorBody),
+    ),
+)]
 pub async fn create_job(
     State(state): State<AppState>,
     caller: Caller,
@@ -47,15 +98,45 @@ pub async fn create_job(
     Ok((StatusCode::CREATED, Json(JobView::new(&job, Utc::now()))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only the jobs in this state.
+    #[param(value_type = Option<JobStatus>)]
     status: Option<String>,
+    /// Only this user's jobs: admins only (anyone else sees its own jobs alone, and naming
+    /// another user is a 403).
+    #[param(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$", example = "alice")]
     owner: Option<String>,
+    /// At most this many jobs (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     limit: Option<u32>,
+    /// The jobs created after this one: the previous page's `x-next-cursor`.
+    #[param(format = Uuid)]
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/jobs",
+    tag = "jobs",
+    summary = "List jobs",
+    description = "In creation order: an admin's view is every user's, anyone else's its own. \
+        The next page is in the `Link` header.",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of jobs", body = Vec<JobView>,
+            headers(
+                ("Link" = String, description = "`<next page>; rel=\"next\"`, when this page is full"),
+                ("x-next-cursor" = String, description = "The `cursor` of the next page"),
+            ),
+            example = json!([examples::job()])),
+        (status = 400, description = "A query parameter is unknown or invalid", body = ErrorBody),
+        (status = 403, description = "Only admins may list other users' jobs", body = ErrorBody),
+    ),
+)]
 pub async fn list_jobs(
     State(state): State<AppState>,
     caller: Caller,
@@ -145,6 +226,19 @@ pub(crate) async fn visible_job_by_id(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    tag = "jobs",
+    summary = "Show a job",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job", body = JobView, example = json!(examples::job())),
+        (status = 400, description = "`id` is not a job id", body = ErrorBody),
+        (status = 404, description = "No such job, or another user's (to a non-admin)", body = ErrorBody),
+    ),
+)]
 pub async fn get_job(
     State(state): State<AppState>,
     caller: Caller,
@@ -155,6 +249,23 @@ pub async fn get_job(
 }
 
 /// Takes the job off the schedule; it stays readable with status `finished`.
+#[utoipa::path(
+    delete,
+    path = "/jobs/{id}",
+    tag = "jobs",
+    summary = "Take a job off the schedule",
+    description = "It stays readable, `finished`. Once this has answered, no run of the job \
+        starts: a tick its worker had already claimed is recorded `skipped`; a run already \
+        started runs to its end. Again: nothing changes.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job, `finished`", body = JobView),
+        (status = 400, description = "`id` is not a job id", body = ErrorBody),
+        (status = 404, description = "No such job, or another user's (to a non-admin)", body = ErrorBody),
+        (status = 409, description = "The leader refused it", body = ErrorBody),
+    ),
+)]
 pub async fn delete_job(
     State(state): State<AppState>,
     caller: Caller,

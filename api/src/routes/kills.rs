@@ -6,8 +6,9 @@
 //! nothing; killing a run that has ended is a 409 saying how it ended.
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::PathParam;
+use crate::openapi::examples;
 use crate::routes::jobs::visible_job;
 use crate::routes::runs::visible_run;
 use crate::state::AppState;
@@ -16,6 +17,25 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use distcron_core::internal::{Kill, KillAnswer};
 
+#[utoipa::path(
+    post,
+    path = "/runs/{id}/kill",
+    tag = "runs",
+    summary = "Kill a run",
+    description = "Stops the run and everything it started, on whichever worker runs it: its \
+        process group and cgroup get SIGTERM, then SIGKILL after the kill grace; it ends \
+        `killed` (\"killed by <you>\"). A run only claimed ends `skipped`, a retry waiting its \
+        turn too. The answer comes once the stop is recorded; `GET /runs/{id}` shows the end. \
+        Again: nothing changes (`already_asked`).",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The run's id")),
+    responses(
+        (status = 202, description = "The stop is recorded", body = KillAnswer, example = json!(examples::kill())),
+        (status = 400, description = "`id` is not a run id", body = ErrorBody),
+        (status = 404, description = "No such run, or one of another user's jobs (to a non-admin)", body = ErrorBody),
+        (status = 409, description = "The run has ended (the message says how)", body = ErrorBody),
+    ),
+)]
 pub async fn kill_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -35,6 +55,22 @@ pub async fn kill_run(
     Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/jobs/{id}/kill",
+    tag = "runs",
+    summary = "Kill a job's runs under way",
+    description = "As `POST /runs/{id}/kill`, for every run of the job under way (running, \
+        claimed or a waiting retry); the lists are empty if there is none.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    responses(
+        (status = 202, description = "The stops are recorded", body = KillAnswer, example = json!(examples::kill())),
+        (status = 400, description = "`id` is not a job id", body = ErrorBody),
+        (status = 404, description = "No such job, or another user's (to a non-admin)", body = ErrorBody),
+        (status = 409, description = "The leader refused it", body = ErrorBody),
+    ),
+)]
 pub async fn kill_job(
     State(state): State<AppState>,
     caller: Caller,

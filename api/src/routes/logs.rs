@@ -4,11 +4,12 @@
 //! them, ending with an `end` event that carries the run as it ended.
 
 use crate::auth::{Caller, bearer};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{PathParam, QueryParams};
 use crate::routes::params::page_limit;
-use crate::routes::runs::{RunView, visible_run};
+use crate::routes::runs::visible_run;
 use crate::state::AppState;
+use crate::view::RunView;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -18,22 +19,28 @@ use distcron_core::{OutputChunk, Run, RunId};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::time::Duration;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Stream the output as Server-Sent Events until the run ends.
     #[serde(default)]
     follow: bool,
     /// Only the chunks after this sequence number.
     after: Option<u32>,
-    /// Chunks per page (without `follow`).
+    /// Chunks per page (without `follow`; default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+/// A piece of a run's output.
+#[derive(Serialize, ToSchema)]
 pub struct ChunkView {
+    /// Its place in the run's output: both streams share the sequence, from 0.
     pub seq: u32,
+    #[schema(schema_with = stream_schema)]
     pub stream: &'static str,
     /// The chunk's bytes as UTF-8 (a byte that is not UTF-8 shows as U+FFFD).
     pub text: String,
@@ -52,9 +59,16 @@ impl From<&OutputChunk> for ChunkView {
     }
 }
 
-#[derive(Serialize)]
+fn stream_schema() -> utoipa::openapi::Object {
+    crate::openapi::string_enum(["stdout", "stderr"])
+}
+
+/// A page of a run's output.
+#[derive(Serialize, ToSchema)]
 pub struct LogPage {
+    #[schema(format = Uuid)]
     pub run_id: String,
+    #[schema(schema_with = crate::view::run_status_schema)]
     pub status: &'static str,
     pub chunks: Vec<ChunkView>,
     /// The run has ended and this page holds its last chunk: there is no more to come.
@@ -63,6 +77,31 @@ pub struct LogPage {
     pub next_after: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/runs/{id}/log",
+    tag = "runs",
+    summary = "A run's output, or follow it live",
+    description = "Without `follow`: the chunks written so far, a page at a time from `after`.         With `follow=true`: Server-Sent Events, every chunk from the start (or after `after`, or         a reconnecting client's `Last-Event-ID`) as an `output` event whose id is the chunk's         `seq`, then live (a line printed arrives within a second), then one `end` event holding         the run as it ended; an `error` event (`{error, code}`) ends it early (the token stopped         working, MySQL is unavailable, the server is shutting down).",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, format = Uuid, description = "The run's id"),
+        ("Last-Event-ID" = Option<u32>, Header, description = "With `follow`: the last chunk the client has"),
+        LogQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of chunks (JSON), or the event stream (`follow=true`)",
+            content(
+                (LogPage = "application/json"),
+                (String = "text/event-stream"),
+            )),
+        (status = 204, description = "A follow resumed after the last chunk of a run that has ended: nothing more will come"),
+        (status = 400, description = "`id` is not a run id, a query parameter or `Last-Event-ID` is invalid", body = ErrorBody),
+        (status = 404, description = "No such run, or one of another user's jobs (to a non-admin)", body = ErrorBody),
+        (status = 429, description = "The caller follows as many runs on this server as it may", body = ErrorBody),
+        (status = 503, description = "This server has as many followers as it takes, or MySQL is unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn run_log(
     State(state): State<AppState>,
     caller: Caller,

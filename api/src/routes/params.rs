@@ -60,6 +60,12 @@ pub(crate) fn next_page_headers(next: &str, cursor: &str) -> HeaderMap {
     headers
 }
 
+/// What the document says of the `Idempotency-Key` header.
+pub(crate) const IDEMPOTENCY_KEY: &str = "1 to 255 visible ASCII characters, the caller's own: \
+    the same key again (for `POST /jobs`, with the same body) answers what the first request \
+    made and makes nothing. A key is kept as long as what it made (a triggered run: not pruned \
+    for a day)";
+
 /// The longest idempotency key taken.
 const MAX_KEY: usize = 255;
 

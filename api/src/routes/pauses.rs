@@ -5,7 +5,7 @@
 //! as it is. A finished job is a 409, and so is a pause of an `@once` job.
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::PathParam;
 use crate::routes::jobs::visible_job;
 use crate::state::AppState;
@@ -16,6 +16,24 @@ use chrono::Utc;
 use distcron_core::internal::PauseJob;
 use distcron_store::Pause;
 
+#[utoipa::path(
+    post,
+    path = "/jobs/{id}/pause",
+    tag = "jobs",
+    summary = "Pause a job",
+    description = "Off its schedule until resumed: no tick in the pause runs (the pause is \
+        recorded once, as an interval); a tick its worker had claimed just before is `skipped`, \
+        retries waiting their turn too; a run already under way goes on to its end. Again: \
+        nothing changes.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job, `paused` (`paused_at`)", body = JobView),
+        (status = 400, description = "`id` is not a job id", body = ErrorBody),
+        (status = 404, description = "No such job, or another user's (to a non-admin)", body = ErrorBody),
+        (status = 409, description = "The job is finished, or `@once`", body = ErrorBody),
+    ),
+)]
 pub async fn pause_job(
     state: State<AppState>,
     caller: Caller,
@@ -24,6 +42,23 @@ pub async fn pause_job(
     change(state, caller, id, Pause::Pause).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/jobs/{id}/resume",
+    tag = "jobs",
+    summary = "Resume a job",
+    description = "Back on its schedule, `scheduled` (`resumed_at`), from the first tick after \
+        the resume: nothing of the pause is caught up, whatever `misfire` says. Again: nothing \
+        changes.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job, on its schedule", body = JobView),
+        (status = 400, description = "`id` is not a job id", body = ErrorBody),
+        (status = 404, description = "No such job, or another user's (to a non-admin)", body = ErrorBody),
+        (status = 409, description = "The job is finished", body = ErrorBody),
+    ),
+)]
 pub async fn resume_job(
     state: State<AppState>,
     caller: Caller,

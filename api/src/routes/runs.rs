@@ -1,97 +1,32 @@
 //! Runs: a job's runs, newest first; one run with its output.
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{PathParam, QueryParams};
+use crate::openapi::examples;
 use crate::routes::jobs::{visible_job, visible_job_by_id};
 use crate::routes::params::{next_page_headers, page_limit};
 use crate::state::AppState;
-use crate::view::rfc3339;
+use crate::view::{RunView, RunWithOutput};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
-use distcron_core::Output;
 use distcron_core::{Run, RunId, RunStatus};
 use distcron_store::RunFilter;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-#[derive(Serialize)]
-pub struct RunView {
-    pub id: String,
-    pub job_id: String,
-    pub scheduled_at: String,
-    pub attempt: u16,
-    /// `schedule`, or `manual` for a run asked for with `POST /jobs/{id}/trigger`.
-    pub trigger: &'static str,
-    /// Who asked for a manual run; null for the schedule's.
-    pub triggered_by: Option<String>,
-    pub status: &'static str,
-    pub reason: Option<String>,
-    pub worker: Option<String>,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub exit_code: Option<i32>,
-    pub signal: Option<i32>,
-}
-
-impl From<&Run> for RunView {
-    fn from(r: &Run) -> Self {
-        RunView {
-            id: r.id.to_string(),
-            job_id: r.job_id.to_string(),
-            scheduled_at: rfc3339(r.scheduled_at),
-            attempt: r.attempt,
-            trigger: if r.triggered_by.is_some() {
-                "manual"
-            } else {
-                "schedule"
-            },
-            triggered_by: r.triggered_by.clone(),
-            status: r.shown_status(),
-            reason: r.reason.clone(),
-            worker: r.worker_id.clone(),
-            created_at: rfc3339(r.created_at),
-            started_at: r.started_at.map(rfc3339),
-            finished_at: r.finished_at.map(rfc3339),
-            exit_code: r.exit_code,
-            signal: r.signal,
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub struct OutputView {
-    pub stdout: String,
-    pub stderr: String,
-    pub stdout_truncated: bool,
-    pub stderr_truncated: bool,
-}
-
-impl From<Output> for OutputView {
-    fn from(o: Output) -> Self {
-        OutputView {
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-            stdout_truncated: o.stdout_truncated,
-            stderr_truncated: o.stderr_truncated,
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub struct RunWithOutput {
-    #[serde(flatten)]
-    pub run: RunView,
-    /// What the run printed so far (while it runs too); null until it starts a process.
-    pub output: Option<OutputView>,
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RunsQuery {
+    /// At most this many runs (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     limit: Option<u32>,
+    /// The runs before this one: the previous page's `x-next-cursor`,
+    /// `<scheduled_at in microseconds since the epoch>.<attempt>`.
+    #[param(pattern = r"^[0-9]+\.[0-9]+$", example = "1795881900000000.1")]
     cursor: Option<String>,
 }
 
@@ -114,6 +49,25 @@ fn parse_cursor(c: &str) -> Option<(DateTime<Utc>, u16)> {
 /// is a run's time, so it is never later (until 2038, when the store must send DATETIMEs).
 const LATEST_CURSOR_MICROS: i64 = 2_147_483_647_999_999;
 
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/runs",
+    tag = "runs",
+    summary = "A job's runs",
+    description = "Newest first, the ended ones included; the next page is in the `Link` header.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The job's id"), RunsQuery),
+    responses(
+        (status = 200, description = "A page of runs", body = Vec<RunView>,
+            headers(
+                ("Link" = String, description = "`<next page>; rel=\"next\"`, when this page is full"),
+                ("x-next-cursor" = String, description = "The `cursor` of the next page"),
+            ),
+            example = json!([examples::run()])),
+        (status = 400, description = "`id` is not a job id, or a query parameter is unknown or invalid", body = ErrorBody),
+        (status = 404, description = "No such job, or another user's (to a non-admin)", body = ErrorBody),
+    ),
+)]
 pub async fn list_runs(
     State(state): State<AppState>,
     caller: Caller,
@@ -146,18 +100,49 @@ pub async fn list_runs(
     Ok((headers, Json(runs.iter().map(RunView::from).collect())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UnderWayQuery {
+    /// `running` (default: claimed ones included, whose process has not started yet) or
+    /// `pending` (retries and manual runs waiting their turn).
+    #[param(schema_with = under_way_schema)]
     status: Option<String>,
+    /// At most this many runs (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     limit: Option<u32>,
+    /// The runs after this one: the previous page's `x-next-cursor`.
+    #[param(format = Uuid)]
     cursor: Option<String>,
+}
+
+fn under_way_schema() -> utoipa::openapi::Object {
+    crate::openapi::string_enum(["running", "pending"])
 }
 
 /// `GET /runs`: the runs under way, oldest first: `running` (the default; claimed ones, whose
 /// process has not started yet, included) or `pending` (retries and manual runs waiting their
 /// turn). An admin sees the whole cluster's; anyone else, its own jobs'. A job's finished runs
 /// are at `/jobs/{id}/runs`.
+#[utoipa::path(
+    get,
+    path = "/runs",
+    tag = "runs",
+    summary = "The runs under way",
+    description = "Oldest first: an admin's view is the whole cluster's, anyone else's its own \
+        jobs'. A job's ended runs are at `/jobs/{id}/runs`.",
+    security(("bearer" = [])),
+    params(UnderWayQuery),
+    responses(
+        (status = 200, description = "A page of runs", body = Vec<RunView>,
+            headers(
+                ("Link" = String, description = "`<next page>; rel=\"next\"`, when this page is full"),
+                ("x-next-cursor" = String, description = "The `cursor` of the next page"),
+            ),
+            example = json!([examples::run()])),
+        (status = 400, description = "A query parameter is unknown or invalid", body = ErrorBody),
+    ),
+)]
 pub async fn runs_under_way(
     State(state): State<AppState>,
     caller: Caller,
@@ -226,6 +211,19 @@ pub(crate) async fn visible_run(
     Ok(run)
 }
 
+#[utoipa::path(
+    get,
+    path = "/runs/{id}",
+    tag = "runs",
+    summary = "Show a run, with its output",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The run's id")),
+    responses(
+        (status = 200, description = "The run", body = RunWithOutput),
+        (status = 400, description = "`id` is not a run id", body = ErrorBody),
+        (status = 404, description = "No such run, or one of another user's jobs (to a non-admin)", body = ErrorBody),
+    ),
+)]
 pub async fn get_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -233,8 +231,5 @@ pub async fn get_run(
 ) -> Result<Json<RunWithOutput>, ApiError> {
     let run = visible_run(&state, &caller, &id).await?;
     let output = state.store.shown_output(&run).await?;
-    Ok(Json(RunWithOutput {
-        run: RunView::from(&run),
-        output: output.map(OutputView::from),
-    }))
+    Ok(Json(RunWithOutput::new(&run, output)))
 }

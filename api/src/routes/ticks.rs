@@ -4,38 +4,74 @@
 //! (`Link`).
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{PathParam, QueryParams};
+use crate::openapi::examples;
 use crate::routes::jobs::visible_job;
 use crate::routes::params::{next_page_headers, page_limit, time_param};
 use crate::state::AppState;
 use crate::tick_view::{JobTicks, TickView, ticks};
-use crate::view::rfc3339;
+use crate::view::{first_rfc3339, rfc3339};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TicksQuery {
+    /// The window's start (default: an hour before `to`), RFC 3339.
+    #[param(format = DateTime, example = "2026-12-04T10:00:00Z")]
     from: Option<String>,
+    /// The window's end (default: now), RFC 3339.
+    #[param(format = DateTime, example = "2026-12-04T11:00:00Z")]
     to: Option<String>,
+    /// At most this many ticks (default 100), from `from` on; the rest on the next page.
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+/// Every scheduled time of the job in a window, oldest first, and what became of it.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!(examples::ticks()))]
 pub struct TicksPage {
+    #[schema(format = Uuid)]
     pub job_id: String,
+    #[schema(format = DateTime)]
     pub from: String,
+    #[schema(format = DateTime)]
     pub to: String,
     /// Where the job's kept history starts: its creation, or, once older runs were pruned,
     /// the scheduled time of the newest one pruned (ticks up to it are not shown).
+    #[schema(format = DateTime)]
     pub history_from: String,
     pub ticks: Vec<TickView>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/ticks",
+    tag = "jobs",
+    summary = "A job's ticks and their fate",
+    description = "The schedule in force at each moment counts (an edit's old schedule before \
+        it). Manual runs are not ticks: they are in `/jobs/{id}/runs`. The next page is in the \
+        `Link` header.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The job's id"), TicksQuery),
+    responses(
+        (status = 200, description = "A page of ticks", body = TicksPage,
+            headers(
+                ("Link" = String, description = "`<next page>; rel=\"next\"`, when there are more ticks"),
+                ("x-next-cursor" = String, description = "The `from` of the next page"),
+            )),
+        (status = 400, description = "`id` is not a job id, or a query parameter is unknown or \
+            invalid (`from` after `to`)", body = ErrorBody),
+        (status = 404, description = "No such job, or another user's (to a non-admin)", body = ErrorBody),
+    ),
+)]
 pub async fn job_ticks(
     State(state): State<AppState>,
     caller: Caller,
@@ -45,7 +81,8 @@ pub async fn job_ticks(
     let job = visible_job(&state, &caller, &id).await?;
     let now = Utc::now();
     let to = time_param("to", q.to.as_deref())?.unwrap_or(now);
-    let from = time_param("from", q.from.as_deref())?.unwrap_or(to - Duration::hours(1));
+    let from = time_param("from", q.from.as_deref())?
+        .unwrap_or_else(|| (to - Duration::hours(1)).max(first_rfc3339()));
     if from > to {
         return Err(ApiError::bad_request(
             "invalid_query",

@@ -10,8 +10,8 @@ pub use stub::{Reply, StubManager};
 use distcron_api::{Api, Settings};
 use distcron_blob::{BlobStore, S3Settings};
 use distcron_core::payload::{self, LeaderInfo};
-use distcron_core::{UidRange, UserName, layout};
-use distcron_store::{MysqlSettings, Store, hash_token};
+use distcron_core::{Job, JobId, JobSpec, Schedule, UidRange, UserName, layout};
+use distcron_store::{CreateOutcome, MysqlSettings, Store, hash_token};
 use distcron_zk::ZkSettings;
 use distcron_zk::zk::{self, CreateMode};
 use reqwest::{Method, StatusCode};
@@ -174,6 +174,29 @@ impl TestApi {
             .await
             .expect("user");
         token
+    }
+
+    /// An hourly job of `owner` in MySQL, as the leader would have stored it.
+    pub async fn insert_job(&self, owner: &str) -> JobId {
+        let spec: JobSpec = serde_json::from_value(serde_json::json!({
+            "name": null, "type": "command", "executable": "true", "sha256": null,
+            "schedule": "@hourly", "timezone": "UTC", "timeout_seconds": null,
+            "privileged": false, "run_as": null
+        }))
+        .expect("spec");
+        assert_eq!(spec.schedule, Schedule::parse("@hourly").expect("schedule"));
+        let owner = UserName::parse(owner).expect("name");
+        let job = Job::new(JobId::new(), owner.clone(), spec, chrono::Utc::now());
+        match self
+            .store
+            .begin_create_job(&job, &owner, None)
+            .await
+            .expect("insert")
+        {
+            CreateOutcome::Inserted(tx) => tx.commit().await.expect("commit"),
+            CreateOutcome::Exists(_) => panic!("a fresh id exists"),
+        }
+        job.id
     }
 
     /// `method path` with `token` (none: no Authorization header) and a JSON `body`.

@@ -144,6 +144,7 @@ impl fmt::Display for UserName {
 
 /// What kind of executable a job runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobType {
     /// A shell command line, run with `/bin/sh -c`.
@@ -187,6 +188,7 @@ impl FromStr for JobType {
 
 /// A job's lifecycle state, as the seed design defines it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     /// On its schedule; its latest run (if any) succeeded.
@@ -240,6 +242,7 @@ impl FromStr for JobStatus {
 
 /// What a tick does when the job's previous run is still running.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Concurrency {
     /// Runs overlap, as with cron.
@@ -278,6 +281,7 @@ impl FromStr for Concurrency {
 
 /// What happens to ticks whose time passed while no worker could run them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Misfire {
     /// One catch-up run (for the latest missed tick); the others are recorded as skipped.

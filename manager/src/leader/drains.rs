@@ -24,6 +24,45 @@ impl Leader {
         if !layout::is_valid_worker_id(worker) {
             return Err(not_found());
         }
+        let changed = {
+            // As a write: no resync (which removes drains that no longer apply) runs
+            // meanwhile, and one drain at a time.
+            let _shared = self.ops.read().await;
+            let _one = self.writing.lock().await;
+            self.change_drain(worker, drain, actor).await?
+        };
+        if changed {
+            match self.resync().await {
+                // The loop's next pass times the settling of these handoffs.
+                Ok(_) => self.look_again.notify_one(),
+                Err(super::ResyncError::LostLeadership) => return Err(WriteError::NotLeader),
+                // Recorded: the next resync hands the jobs off.
+                Err(e) => tracing::warn!(
+                    worker,
+                    error = format!("{e:#}"),
+                    "the drain is recorded; its handoffs wait for the next resync"
+                ),
+            }
+        }
+        let jobs = reconcile::holders(self.client())
+            .await?
+            .get(worker)
+            .map_or(0, Vec::len);
+        Ok(DrainAnswer {
+            worker: worker.to_string(),
+            drained: drain,
+            jobs,
+        })
+    }
+
+    /// Writes or removes the drain if it is not so already; says whether it changed it.
+    async fn change_drain(
+        &self,
+        worker: &str,
+        drain: bool,
+        actor: &UserName,
+    ) -> Result<bool, WriteError> {
+        let not_found = || WriteError::NotFound(format!("no live worker {worker}"));
         let registrations = reconcile::registrations(self.client()).await?;
         let registration = registrations
             .get(worker)
@@ -35,7 +74,27 @@ impl Leader {
             .as_ref()
             .and_then(Option::as_ref)
             .is_some_and(|d| d.incarnation == registration.incarnation);
-        if drain != in_effect {
+        if drain == in_effect {
+            return Ok(false);
+        }
+        if drain {
+            // Someone must be left to run the jobs.
+            let drains = reconcile::drains(self.client()).await?;
+            let others = registrations.iter().any(|(w, r)| {
+                w != worker
+                    && r.as_ref().is_some_and(|r| {
+                        !drains.get(w).is_some_and(|d| {
+                            d.as_ref().is_some_and(|d| d.incarnation == r.incarnation)
+                        })
+                    })
+            });
+            if !others {
+                return Err(WriteError::Conflict(format!(
+                    "{worker} is the last live worker that is not drained: its jobs would have nowhere to go"
+                )));
+            }
+        }
+        {
             let mut ops = Vec::new();
             if current.is_some() {
                 ops.push(Op::RemoveDrain {
@@ -75,26 +134,7 @@ impl Leader {
                 .await
                 .map_err(distcron_store::StoreError::from)?;
             tracing::info!(worker, actor = %actor, drain, "worker drain changed");
-            match self.resync().await {
-                // The loop's next pass times the settling of these handoffs.
-                Ok(_) => self.look_again.notify_one(),
-                Err(super::ResyncError::LostLeadership) => return Err(WriteError::NotLeader),
-                // Recorded: the next resync hands the jobs off.
-                Err(e) => tracing::warn!(
-                    worker,
-                    error = format!("{e:#}"),
-                    "the drain is recorded; its handoffs wait for the next resync"
-                ),
-            }
         }
-        let jobs = reconcile::holders(self.client())
-            .await?
-            .get(worker)
-            .map_or(0, Vec::len);
-        Ok(DrainAnswer {
-            worker: worker.to_string(),
-            drained: drain,
-            jobs,
-        })
+        Ok(true)
     }
 }

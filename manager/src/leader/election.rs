@@ -141,9 +141,10 @@ impl Election {
                 let mut wait = self.resync_interval;
                 match leader.resync().await {
                     Ok(settle) => {
-                        if let Some(d) = settle.and_then(|t| (t - chrono::Utc::now()).to_std().ok())
-                        {
-                            wait = wait.min(d);
+                        if let Some(t) = settle {
+                            // Passed already (the pass was slow): look again at once.
+                            let d = (t - chrono::Utc::now()).to_std().unwrap_or_default();
+                            wait = wait.min(d.max(Duration::from_millis(10)));
                         }
                     }
                     Err(ResyncError::LostLeadership) => {

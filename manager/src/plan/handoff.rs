@@ -23,6 +23,9 @@ pub const HANDOFF_LEAD: Duration = Duration::seconds(3);
 /// How long after a handoff's time the old holder's assignment goes: its last claims (made
 /// ahead of their ticks) and launches are done by then.
 pub const SETTLE: Duration = Duration::seconds(2);
+/// The most handoffs one pass plans: each old holder reads its changed assignments one by one,
+/// and must know of its `until` before its time; the next pass (right after) plans more.
+pub const MAX_PER_PASS: usize = 1000;
 
 /// A job kept by a live worker with no handoff under way.
 pub struct Movable<'a> {
@@ -46,25 +49,32 @@ pub fn settled(outgoing: &Assignment, now: DateTime<Utc>) -> bool {
     outgoing.until.is_some_and(|t| now > t + SETTLE)
 }
 
-/// When the earliest handoff under way (observed or planned) settles: the next look at the
-/// jobs then removes its old holder's assignment.
+/// When the next look at the jobs is due for the handoffs: right after this pass if it
+/// settles one (the jobs it held may move again: a rebalance leaves a job alone while it is in
+/// a handoff, and does at most `MAX_PER_PASS` at a time), else when the earliest under way (on
+/// a live worker, or planned now) settles.
 pub fn next_settle(observed: &Observed, ops: &[Op]) -> Option<DateTime<Utc>> {
+    let soon = observed.now + Duration::milliseconds(100);
     let observed_ones = observed
         .assignments
-        .values()
-        .flat_map(|jobs| jobs.values())
+        .iter()
+        .filter(|(w, _)| observed.live.contains_key(*w))
+        .flat_map(|(_, jobs)| jobs.values())
         .filter_map(|a| a.until);
     let planned = ops.iter().filter_map(|op| match op {
         Op::Handoff { at, .. } => Some(*at),
         _ => None,
     });
-    // One settled already goes in this pass: look again right after it, when the jobs it
-    // held may move again (a rebalance leaves a job alone while it is in a handoff).
-    let soonest = observed.now + Duration::milliseconds(100);
+    let more = ops
+        .iter()
+        .filter(|op| matches!(op, Op::Handoff { .. }))
+        .count()
+        >= MAX_PER_PASS;
     observed_ones
         .chain(planned)
+        .map(|t| (t + SETTLE + Duration::milliseconds(100)).max(soon))
+        .chain(more.then_some(soon))
         .min()
-        .map(|t| (t + SETTLE + Duration::milliseconds(100)).max(soonest))
 }
 
 /// The handoffs of this plan: drained workers' jobs, then the rebalance; each counted in
@@ -78,6 +88,9 @@ pub fn handoffs(
     let mut ops = Vec::new();
     let mut by_worker: BTreeMap<String, Vec<Movable<'_>>> = BTreeMap::new();
     for m in movable {
+        if ops.len() >= MAX_PER_PASS {
+            return ops;
+        }
         if observed.drained.contains(&m.from) {
             if let Some(to) = placement.take(m.job, &m.from, &m.task.spec.resources, None) {
                 ops.push(handoff(m, to, at));
@@ -91,7 +104,7 @@ pub fn handoffs(
     }
     // From the most loaded worker that has a job to give, to the least loaded that can take
     // it, while they differ by more than one.
-    loop {
+    while ops.len() < MAX_PER_PASS {
         let source = by_worker
             .iter()
             .filter(|(_, jobs)| !jobs.is_empty())

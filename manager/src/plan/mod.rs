@@ -13,7 +13,7 @@ mod handoff;
 mod placement;
 mod znodes;
 
-pub use handoff::{HANDOFF_LEAD, SETTLE, next_settle};
+pub use handoff::{HANDOFF_LEAD, MAX_PER_PASS, SETTLE, next_settle};
 pub use placement::Placement;
 pub use znodes::{Op, assignment_data};
 

@@ -101,9 +101,11 @@ pub async fn observe_workers(client: &Client) -> Result<Observed, ZkError> {
             (Some(d), Some(i)) if d.incarnation == i => {
                 observed.drained.insert(worker);
             }
-            // A registration being replaced (unreadable) keeps its drain until it reads.
-            (_, None) if registrations.contains_key(&worker) => {}
-            _ => observed.stale_drains.push(worker),
+            // Another life of the worker (a restart) ends the drain, as does an unreadable
+            // one. A worker not registered now (its session expired: a partition, say), or one
+            // whose registration cannot be read yet, keeps it: it may come back as the same life.
+            (_, Some(_)) => observed.stale_drains.push(worker),
+            (_, None) => {}
         }
     }
     for (name, r) in registrations {

@@ -87,6 +87,7 @@ impl Scheduler {
             let cursor = a.last.map_or(start, |l| l.max(start));
             state.cursor = Some(cursor);
             state.foreign = a.foreign;
+            state.foreign_read_at = self.deps.clock.now();
             let next = next_tick(&state.task, cursor);
             self.enqueue(a.job, next);
             for r in a.retries {

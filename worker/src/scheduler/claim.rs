@@ -15,6 +15,11 @@ use distcron_store::PendingRetry;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+/// Runs seen elsewhere longer ago than this are looked at again before a tick is decided by
+/// them, and the tick waits `FOREIGN_RECHECK` for the answer.
+const FOREIGN_FRESH: chrono::Duration = chrono::Duration::seconds(1);
+const FOREIGN_RECHECK: chrono::Duration = chrono::Duration::milliseconds(200);
+
 impl Scheduler {
     /// Everything due now: decide each tick and launch the rows; launch the due retries.
     pub(super) fn claim_ticks(&mut self) {
@@ -154,6 +159,18 @@ impl Scheduler {
             };
             let Some(cursor) = state.cursor else { continue };
             let task = state.task.clone();
+            // Never past a handoff's time, however late this comes: those are the next holder's.
+            let until = state.assignment.until.map_or(until, |t| until.min(t));
+            let foreign_stale = task.spec.options.concurrency != Concurrency::Allow
+                && !state.foreign.is_empty()
+                && now - state.foreign_read_at > FOREIGN_FRESH;
+            if foreign_stale {
+                // Runs elsewhere seen a while ago (a job handed over mid-run, say) may have
+                // ended: look again before deciding, rather than skip a tick for them.
+                foreign_check.push(job);
+                self.enqueue(job, Some(now + FOREIGN_RECHECK));
+                continue;
+            }
             let ticks = crate::ticks::between(&task, cursor, until);
             let Some(&last) = ticks.last() else {
                 let next = next_tick(&task, cursor);

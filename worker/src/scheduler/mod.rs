@@ -207,9 +207,11 @@ impl Scheduler {
         match chore {
             Ok(Chore::Adopted(adoptions)) => self.adopted(adoptions),
             Ok(Chore::Foreign(by_job)) => {
+                let now = self.deps.clock.now();
                 for (job, runs) in by_job {
                     if let Some(state) = self.jobs.get_mut(&job) {
                         state.foreign = runs;
+                        state.foreign_read_at = now;
                     }
                 }
             }

@@ -26,8 +26,10 @@ pub(super) struct JobState {
     pub due: Option<DateTime<Utc>>,
     /// A due time that came while the job's previous launch was still going.
     pub deferred: Option<DateTime<Utc>>,
-    /// Runs of this job running on other workers when it was adopted.
+    /// Runs of this job running on other workers when it was adopted (or last looked at),
+    /// and when that was.
     pub foreign: Vec<RunId>,
+    pub foreign_read_at: DateTime<Utc>,
     /// Its assignment: in a handoff, this worker claims its ticks up to `until` only, or
     /// from the first after `after`.
     pub assignment: Assignment,
@@ -43,6 +45,7 @@ impl JobState {
             due: None,
             deferred: None,
             foreign: vec![],
+            foreign_read_at: DateTime::<Utc>::MIN_UTC,
             assignment: assigned.assignment,
         }
     }
@@ -67,8 +70,16 @@ impl Scheduler {
         if let Some(old) = state.queued.take() {
             self.queue.remove(&(old, Due::Job(job)));
         }
-        // Handed off: the ticks after the handoff's time are the next holder's.
-        let at = at.filter(|t| state.assignment.until.is_none_or(|until| *t <= until));
+        // Handed off: the ticks after the handoff's time are the next holder's. (A look again
+        // at ticks before it, after a failed claim, may come after it.)
+        let handed_off = match (state.assignment.until, state.cursor) {
+            (Some(until), Some(cursor)) => {
+                crate::ticks::next_tick(&state.task, cursor).is_none_or(|t| t > until)
+            }
+            (Some(until), None) => at.is_some_and(|t| t > until),
+            (None, _) => false,
+        };
+        let at = at.filter(|_| !handed_off);
         state.due = at;
         if let Some(at) = at {
             let wake = if state.task.spec.options.concurrency == Concurrency::Allow {

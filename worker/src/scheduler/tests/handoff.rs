@@ -39,6 +39,31 @@ async fn a_job_handed_off_is_claimed_up_to_the_handoffs_time_only() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_queue_that_wakes_late_claims_nothing_past_the_handoff() {
+    let h = Harness::start(|_| {});
+    let a = task("* * * * * *", t0());
+    h.assign_as(
+        &a,
+        Assignment {
+            until: Some(at_half(4)),
+            ..Assignment::of(1)
+        },
+    );
+    // The gate closes before tick 4 is claimed and opens again well past the handoff.
+    h.until(second(3) + chrono::Duration::milliseconds(200))
+        .await;
+    h.gate.set_clock(Some("a test closes the gate".into()));
+    h.until(second(6) + chrono::Duration::milliseconds(200))
+        .await;
+    h.gate.set_clock(None);
+    h.until(second(8)).await;
+    assert_eq!(
+        h.fake.ticks_of(a.id),
+        vec![second(1), second(2), second(3), second(4)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_job_handed_to_this_worker_is_read_after_the_handoff_and_claimed_from_the_next_tick() {
     let a = task("* * * * * *", t0());
     // The previous holder claimed up to the handoff's time.

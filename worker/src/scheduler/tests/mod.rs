@@ -168,6 +168,7 @@ fn task(schedule: &str, created_at: DateTime<Utc>) -> JobTask {
 /// A scheduler running on the paused clock, its command channel, and the fake backend.
 struct Harness {
     fake: Arc<Fake>,
+    gate: Arc<Gate>,
     commands: mpsc::UnboundedSender<Command>,
     _retries: mpsc::UnboundedSender<Vec<PendingRetry>>,
     cancel: CancellationToken,
@@ -191,7 +192,7 @@ impl Harness {
             clock,
             recorder: Recorder::new().0,
             inflight: Arc::new(InFlight::default()),
-            gate,
+            gate: gate.clone(),
             misfire_threshold: Duration::from_secs(2),
             claim_lead: Duration::from_millis(500),
         });
@@ -201,6 +202,7 @@ impl Harness {
         tokio::spawn(scheduler.run(rx, retries_rx, cancel.clone()));
         Harness {
             fake,
+            gate,
             commands,
             _retries: retries,
             cancel,
