@@ -21,8 +21,8 @@ use utoipa::ToSchema;
 const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A live worker: its registration in ZooKeeper, what it holds, and what it says of itself.
-/// A worker whose registration cannot be read shows its `id`, `jobs` and `running` alone; one
-/// that serves no status, no self-report.
+/// A worker whose registration cannot be read shows its `id`, `jobs`, `running` and `drained`
+/// alone; one that serves no status, no self-report.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!(examples::workers()[0]))]
 pub struct WorkerView {
@@ -237,6 +237,8 @@ pub async fn list_workers(
             example = json!({"worker": "worker-1", "drained": true, "jobs": 120})),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No live worker of that id", body = ErrorBody),
+        (status = 409, description = "It is the last live worker that is not drained: its jobs \
+            would have nowhere to go", body = ErrorBody),
     ),
 )]
 pub async fn drain_worker(

@@ -24,7 +24,8 @@ pub const HANDOFF_LEAD: Duration = Duration::seconds(3);
 /// ahead of their ticks) and launches are done by then.
 pub const SETTLE: Duration = Duration::seconds(2);
 /// The most handoffs one pass plans: each old holder reads its changed assignments one by one,
-/// and must know of its `until` before its time; the next pass (right after) plans more.
+/// and must know of its `until` before its time; the next pass (at this one's handoff time)
+/// plans more.
 pub const MAX_PER_PASS: usize = 1000;
 
 /// A job kept by a live worker with no handoff under way.
@@ -51,8 +52,8 @@ pub fn settled(outgoing: &Assignment, now: DateTime<Utc>) -> bool {
 
 /// When the next look at the jobs is due for the handoffs: right after this pass if it
 /// settles one (the jobs it held may move again: a rebalance leaves a job alone while it is in
-/// a handoff, and does at most `MAX_PER_PASS` at a time), else when the earliest under way (on
-/// a live worker, or planned now) settles.
+/// a handoff), at this pass's handoff time if it planned `MAX_PER_PASS` (the next batch), else
+/// when the earliest under way (on a live worker, or planned now) settles.
 pub fn next_settle(observed: &Observed, ops: &[Op]) -> Option<DateTime<Utc>> {
     let soon = observed.now + Duration::milliseconds(100);
     let observed_ones = observed
@@ -65,15 +66,21 @@ pub fn next_settle(observed: &Observed, ops: &[Op]) -> Option<DateTime<Utc>> {
         Op::Handoff { at, .. } => Some(*at),
         _ => None,
     });
+    // A full pass: the next plans more once this one's old holders have had their lead to
+    // read their `until`s (at the handoffs' time).
     let more = ops
         .iter()
         .filter(|op| matches!(op, Op::Handoff { .. }))
         .count()
         >= MAX_PER_PASS;
+    let next_batch = ops.iter().find_map(|op| match op {
+        Op::Handoff { at, .. } if more => Some((*at).max(soon)),
+        _ => None,
+    });
     observed_ones
         .chain(planned)
         .map(|t| (t + SETTLE + Duration::milliseconds(100)).max(soon))
-        .chain(more.then_some(soon))
+        .chain(next_batch)
         .min()
 }
 

@@ -42,13 +42,14 @@ impl Scheduler {
             self.spawn_launch(jobs, launch);
         }
         if !due.retries.is_empty() {
-            let hold = self
-                .deps
-                .inflight
-                .hold(due.retries.iter().map(|(_, r)| r.id));
+            // Decided first (a run asked for now may wait a moment for news of runs
+            // elsewhere), then held, before the launch exists, as the ticks' rows are.
             let retries = self.decide_retries(due.retries);
-            let launch = self.deps.backend.launch_retries(retries, hold);
-            self.spawn_launch(Vec::new(), launch);
+            if !retries.is_empty() {
+                let hold = self.deps.inflight.hold(retries.iter().map(|r| r.retry.id));
+                let launch = self.deps.backend.launch_retries(retries, hold);
+                self.spawn_launch(Vec::new(), launch);
+            }
         }
     }
 
@@ -58,6 +59,7 @@ impl Scheduler {
     /// here are stopped for it.
     fn decide_retries(&mut self, due: Vec<(Arc<JobTask>, PendingRetry)>) -> Vec<DueRetry> {
         let mut busy = None;
+        let mut deferred = Vec::new();
         let mut out = Vec::with_capacity(due.len());
         for (task, retry) in due {
             let mut skip = None;
@@ -66,6 +68,19 @@ impl Scheduler {
                 match task.spec.options.concurrency {
                     Concurrency::Allow => {}
                     Concurrency::Forbid => {
+                        let now = self.deps.clock.now();
+                        let stale = self.jobs.get(&job).is_some_and(|s| {
+                            !s.foreign.is_empty() && now - s.foreign_read_at > FOREIGN_FRESH
+                        });
+                        if stale {
+                            // As for a tick: runs elsewhere seen a while ago may have ended.
+                            // Look again, and decide this run once the answer is in.
+                            self.refresh_foreign(vec![job]);
+                            let mut later = retry;
+                            later.not_before = now + FOREIGN_RECHECK;
+                            deferred.push(later);
+                            continue;
+                        }
                         let foreign = self.jobs.get(&job).is_some_and(|s| !s.foreign.is_empty());
                         let local = busy
                             .get_or_insert_with(|| self.deps.inflight.busy_jobs())
@@ -82,6 +97,9 @@ impl Scheduler {
                 }
             }
             out.push(DueRetry { task, retry, skip });
+        }
+        for r in deferred {
+            self.schedule_retry(r);
         }
         out
     }
