@@ -133,3 +133,27 @@ async fn a_handoff_whose_old_holder_went_is_adopted_at_once() {
         "{ticks:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_forbid_job_looks_again_at_runs_elsewhere_seen_long_ago_before_skipping_for_them() {
+    let mut a = task("*/5 * * * * *", t0());
+    a.spec.options.concurrency = distcron_core::Concurrency::Forbid;
+    // Handed over while its previous holder's run ran: the adoption saw that run (which has
+    // ended by the first tick here, five seconds on).
+    let h = Harness::start(|s| {
+        s.foreign.insert(a.id, vec![distcron_core::RunId::new()]);
+    });
+    h.assign(&a);
+    h.until(second(5) + chrono::Duration::milliseconds(500))
+        .await;
+    let launched = h.fake.launched();
+    let first = launched
+        .iter()
+        .find(|l| l.job == a.id)
+        .expect("tick 5 decided");
+    assert_eq!(
+        (first.tick, first.status),
+        (second(5), RunStatus::Running),
+        "{first:?}"
+    );
+}

@@ -37,6 +37,8 @@ struct FakeState {
     launched: Vec<Launched>,
     /// Where adopted jobs stand (none: a new job).
     last: HashMap<JobId, DateTime<Utc>>,
+    /// Runs of adopted jobs that an adoption finds running elsewhere.
+    foreign: HashMap<JobId, Vec<distcron_core::RunId>>,
     /// Adoption reads to fail before one succeeds.
     failing_reads: u32,
     reads: u32,
@@ -83,7 +85,7 @@ impl Backend for Fake {
                 .map(|j| Adoption {
                     job: *j,
                     last: s.last.get(j).copied(),
-                    foreign: vec![],
+                    foreign: s.foreign.get(j).cloned().unwrap_or_default(),
                     retries: vec![],
                 })
                 .collect())
@@ -91,8 +93,10 @@ impl Backend for Fake {
         Box::pin(async move { answer })
     }
 
-    fn running_elsewhere(&self, _jobs: Vec<JobId>) -> BoxFuture<'static, Result<Foreign, String>> {
-        Box::pin(async { Ok(Foreign::new()) })
+    /// As the live backend's: an entry for every job asked about (none running elsewhere).
+    fn running_elsewhere(&self, jobs: Vec<JobId>) -> BoxFuture<'static, Result<Foreign, String>> {
+        let by_job: Foreign = jobs.into_iter().map(|j| (j, vec![])).collect();
+        Box::pin(async move { Ok(by_job) })
     }
 
     fn prefetch(&self, _task: Arc<JobTask>) -> BoxFuture<'static, ()> {
