@@ -59,6 +59,17 @@ impl From<&OutputChunk> for ChunkView {
     }
 }
 
+/// The data of one event of a follow: an `output` event's chunk, the `end` event's run, or an
+/// `error` event's error (the document's description of `text/event-stream`; never built).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum LogEvent {
+    Output(ChunkView),
+    End(Box<RunView>),
+    Error(ErrorBody),
+}
+
 fn stream_schema() -> utoipa::openapi::Object {
     crate::openapi::string_enum(["stdout", "stderr"])
 }
@@ -93,7 +104,7 @@ pub struct LogPage {
         (status = 200, description = "A page of chunks (JSON), or the event stream (`follow=true`)",
             content(
                 (LogPage = "application/json"),
-                (String = "text/event-stream"),
+                (LogEvent = "text/event-stream"),
             )),
         (status = 204, description = "A follow resumed after the last chunk of a run that has ended: nothing more will come"),
         (status = 400, description = "`id` is not a run id, a query parameter or `Last-Event-ID` is invalid", body = ErrorBody),
