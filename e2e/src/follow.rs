@@ -96,3 +96,49 @@ impl Follower {
         all
     }
 }
+
+/// What in `events` the OpenAPI document `doc` does not describe, as schemathesis reads it: each
+/// event as `{event, data, id}` against the `text/event-stream` schema of `GET /runs/{id}/log`,
+/// and its `data`, parsed, against the `contentSchema` of its kind of event.
+pub fn undescribed(doc: &Value, events: &[Followed]) -> Vec<String> {
+    let content = &doc["paths"]["/runs/{id}/log"]["get"]["responses"]["200"]["content"];
+    let with_components = |schema: &Value| {
+        let mut schema = schema.clone();
+        schema["components"] = doc["components"].clone();
+        jsonschema::draft202012::new(&schema).expect("the document's schema compiles")
+    };
+    let resolve = |schema: &Value| match schema["$ref"].as_str() {
+        Some(r) => doc
+            .pointer(r.trim_start_matches('#'))
+            .cloned()
+            .unwrap_or(Value::Null),
+        None => schema.clone(),
+    };
+    let stream = resolve(&content["text/event-stream"]["schema"]);
+    let whole = with_components(&stream);
+    let mut problems = Vec::new();
+    for e in events {
+        let mut event = serde_json::json!({"event": e.event, "data": e.data.to_string()});
+        if !e.id.is_empty() {
+            event["id"] = Value::String(e.id.clone());
+        }
+        if let Err(err) = whole.validate(&event) {
+            problems.push(format!("{event}: {err}"));
+            continue;
+        }
+        let kind = stream["oneOf"].as_array().into_iter().flatten().find(|k| {
+            k["properties"]["event"]["enum"]
+                .as_array()
+                .is_some_and(|names| names.contains(&Value::String(e.event.clone())))
+        });
+        match kind.map(|k| &k["properties"]["data"]["contentSchema"]) {
+            Some(data) if data.is_object() => {
+                if let Err(err) = with_components(data).validate(&e.data) {
+                    problems.push(format!("{} data {}: {err}", e.event, e.data));
+                }
+            }
+            _ => problems.push(format!("no schema for the data of `{}` events", e.event)),
+        }
+    }
+    problems
+}

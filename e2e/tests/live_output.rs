@@ -31,6 +31,15 @@ fn text_of(events: &[&Followed], stream: &str) -> String {
         .collect()
 }
 
+/// Each event is one the OpenAPI document describes, as schemathesis checks it.
+fn assert_described(doc: &Value, events: &[Followed]) {
+    let problems = distcron_e2e::follow::undescribed(doc, events);
+    assert!(
+        problems.is_empty(),
+        "events the document does not describe: {problems:#?}"
+    );
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -61,6 +70,8 @@ async fn a_follower_sees_each_line_within_a_second_then_the_outcome() {
 
     let mut follower = alice.follow(&path, &[]).await.expect("a stream");
     let events = follower.all(Duration::from_secs(30)).await;
+    let doc = alice.get("/openapi.json").await.body;
+    assert_described(&doc, &events);
     let end = events.last().expect("events");
     assert_eq!(
         end.event, "end",
@@ -133,6 +144,7 @@ async fn a_follower_sees_each_line_within_a_second_then_the_outcome() {
         .await
         .expect("a stream");
     let events = follower.all(Duration::from_secs(30)).await;
+    assert_described(&doc, &events);
     let output = outputs(&events);
     assert_eq!(
         text_of(&output, "stdout").len(),
@@ -173,6 +185,7 @@ async fn a_follower_sees_each_line_within_a_second_then_the_outcome() {
         ("error", &json!("unauthorized")),
         "{cut:?}"
     );
+    assert_described(&doc, &[first, cut]);
     assert!(
         follower.next(Duration::from_secs(2)).await.is_none(),
         "the stream ends"

@@ -7,6 +7,7 @@
 //! route — 401 without a valid token, 500, 503 when a dependency is down, and HAProxy's own
 //! (429 to a throttled address, 502, 503 and 504).
 
+pub mod events;
 pub mod examples;
 
 use crate::error::ErrorBody;

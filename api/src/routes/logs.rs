@@ -6,6 +6,7 @@
 use crate::auth::{Caller, bearer};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{PathParam, QueryParams};
+use crate::openapi::events::LogEvent;
 use crate::routes::params::page_limit;
 use crate::routes::runs::visible_run;
 use crate::state::AppState;
@@ -57,17 +58,6 @@ impl From<&OutputChunk> for ChunkView {
             truncated: c.truncated,
         }
     }
-}
-
-/// The data of one event of a follow: an `output` event's chunk, the `end` event's run, or an
-/// `error` event's error (the document's description of `text/event-stream`; never built).
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub enum LogEvent {
-    Output(ChunkView),
-    End(Box<RunView>),
-    Error(ErrorBody),
 }
 
 fn stream_schema() -> utoipa::openapi::Object {

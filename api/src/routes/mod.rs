@@ -6,7 +6,7 @@ mod health;
 mod job_request;
 mod jobs;
 mod kills;
-mod logs;
+pub(crate) mod logs;
 mod params;
 mod pauses;
 mod runs;
