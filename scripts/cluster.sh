@@ -5,6 +5,9 @@
 #   up      install what is missing (ZooKeeper, HAProxy, SeaweedFS, MariaDB), build the
 #           binaries, start ZooKeeper, SeaweedFS S3, a MariaDB of the cluster's own, 2 API
 #           servers, 2 managers, 3 workers and HAProxy, and wait until all answer.
+#           HA=1: a ZooKeeper ensemble of three and a Galera cluster of three MariaDB nodes
+#           behind an HAProxy of their own (scripts/ha.sh) instead of the single ones; the
+#           distcron processes are the same. `down`, `status` and `logs` take either.
 #           Running it again leaves a running cluster alone and starts what is missing
 #           (and restarts a distcron process whose binary was rebuilt or is another one, as
 #           after a change of PROFILE, and HAProxy if its config changed).
@@ -27,7 +30,11 @@ LOG_DIR=$STATE/logs
 ADMIN_TOKEN_FILE=$STATE/admin.token
 INTERNAL_TOKEN_FILE=$STATE/internal.token
 ZK_SECRET_FILE=$STATE/zookeeper.secret
-MYSQL_DIR=$STATE/mariadb
+HA=${HA:-0}
+[[ "$HA" == 0 || "$HA" == 1 ]] || die "HA=$HA: HA=1 for the highly available cluster, else nothing"
+# Root's and the roles' MySQL passwords live here, beside the server's data (the Galera
+# nodes' in galera/mysql-N).
+if [[ "$HA" == 1 ]]; then MYSQL_DIR=$STATE/galera; else MYSQL_DIR=$STATE/mariadb; fi
 # SeaweedFS's identities and certificates (scripts/s3.sh), and the bucket.
 S3_SECRETS=$STATE/s3
 S3_BUCKET=${DISTCRON_S3__BUCKET:-distcron}
@@ -45,8 +52,12 @@ STATS_PASSWORD_FILE=$STATE/haproxy-stats.password
 MANAGERS=(manager-1 manager-2)
 APIS=(api-1 api-2)
 WORKERS=(worker-1 worker-2 worker-3)
-# Start order; `down` stops in reverse.
-ALL=(zookeeper s3 mysql "${MANAGERS[@]}" "${APIS[@]}" "${WORKERS[@]}" haproxy)
+# The infrastructure of either kind of cluster.
+SINGLE_INFRA=(zookeeper mysql)
+HA_INFRA=("${HA_ZK_NODES[@]}" "${HA_MYSQL_NODES[@]}" mysql-proxy)
+if [[ "$HA" == 1 ]]; then INFRA=("${HA_INFRA[@]}"); else INFRA=("${SINGLE_INFRA[@]}"); fi
+# Start order (`status` shows them so).
+ALL=("${INFRA[@]}" s3 "${MANAGERS[@]}" "${APIS[@]}" "${WORKERS[@]}" haproxy)
 
 # listen_of NAME: the address a distcron process or HAProxy listens on.
 listen_of() {
@@ -61,8 +72,22 @@ listen_of() {
     haproxy) echo "$DC_HAPROXY_BIND" ;;
     zookeeper) echo "127.0.0.1:$DC_ZK_PORT" ;;
     s3) echo "$(s3_ip "$DC_S3_PORT"):$DC_S3_PORT" ;;
-    mysql) echo "127.0.0.1:$DC_MYSQL_PORT" ;;
+    mysql | mysql-proxy) echo "127.0.0.1:$DC_MYSQL_PORT" ;;
+    zk-[123]) echo "127.0.0.1:$(nth "${1#zk-}" "$DC_HA_ZK_PORTS")" ;;
+    mysql-[123]) echo "127.0.0.1:$(nth "${1#mysql-}" "$DC_HA_MYSQL_PORTS")" ;;
     esac
+}
+
+# nth N WORDS: the Nth of the words.
+nth() {
+    local words
+    read -r -a words <<<"$2"
+    echo "${words[$(($1 - 1))]}"
+}
+
+# zookeeper_servers: the processes' ZooKeeper connect string.
+zookeeper_servers() {
+    if [[ "$HA" == 1 ]]; then ha_zk_connect; else echo "127.0.0.1:$DC_ZK_PORT"; fi
 }
 
 # The environment of the distcron processes: the user's environment, where the scripts' own
@@ -73,7 +98,7 @@ listen_of() {
 # (space-separated NAME=value words), e.g. DC_WORKER_ENV="DISTCRON_CGROUPS=off".
 distcron_env() {
     PROC_ENV=(
-        "DISTCRON_ZOOKEEPER__SERVERS=127.0.0.1:$DC_ZK_PORT"
+        "DISTCRON_ZOOKEEPER__SERVERS=$(zookeeper_servers)"
         "DISTCRON_LOG_FORMAT=${DISTCRON_LOG_FORMAT:-text}"
         "RUST_LOG=${RUST_LOG:-info}"
     )
@@ -220,9 +245,10 @@ cmd_up() {
     ensure_weed
     ensure_token "$ADMIN_TOKEN_FILE"
     ensure_token "$INTERNAL_TOKEN_FILE"
+    refuse_other_kind
     # ZooKeeper holds nothing MySQL does not (the leader rebuilds tasks and assignments from
     # it): state from before the cluster had ZooKeeper credentials, open to anyone, is dropped.
-    if [[ ! -s "$ZK_SECRET_FILE" && -d "$STATE/zookeeper/data" ]] && ! running zookeeper; then
+    if [[ "$HA" == 0 && ! -s "$ZK_SECRET_FILE" && -d "$STATE/zookeeper/data" ]] && ! running zookeeper; then
         say "ZooKeeper's data predates its credentials: starting it empty (the leader rebuilds it from MySQL)"
         rm -rf "$STATE/zookeeper/data"
     fi
@@ -232,11 +258,20 @@ cmd_up() {
     haproxy_check
 
     # Start the infrastructure first, so it boots while the binaries build.
-    start_zookeeper zookeeper "$DC_ZK_PORT" "$STATE/zookeeper"
+    if [[ "$HA" == 1 ]]; then
+        start_zk_ensemble "$STATE"
+    else
+        start_zookeeper zookeeper "$DC_ZK_PORT" "$STATE/zookeeper"
+    fi
     ensure_s3_secrets "$S3_SECRETS" "$S3_BUCKET"
     start_weed s3 "$STATE/seaweedfs" "$DC_S3_PORT" "$DC_WEED_MASTER_PORT" \
         "$DC_WEED_VOLUME_PORT" "$DC_WEED_FILER_PORT" "$S3_SECRETS"
-    start_mariadb mysql "$DC_MYSQL_PORT" "$MYSQL_DIR"
+    if [[ "$HA" == 1 ]]; then
+        start_galera "$MYSQL_DIR"
+        start_galera_proxy mysql-proxy
+    else
+        start_mariadb mysql "$DC_MYSQL_PORT" "$MYSQL_DIR"
+    fi
 
     build_binaries
     local api manager worker
@@ -244,11 +279,20 @@ cmd_up() {
     manager=$(require_binary distcron-manager)
     worker=$(require_binary distcron-worker)
 
-    wait_for zookeeper "imok from 127.0.0.1:$DC_ZK_PORT" 60 zk_ok 127.0.0.1 "$DC_ZK_PORT"
+    if [[ "$HA" == 1 ]]; then
+        wait_zk_ensemble
+    else
+        wait_for zookeeper "imok from 127.0.0.1:$DC_ZK_PORT" 60 zk_ok 127.0.0.1 "$DC_ZK_PORT"
+    fi
     wait_for s3 "S3 at $(s3_endpoint "$DC_S3_PORT")" 90 weed_ok "$DC_S3_PORT" \
         "$DC_WEED_MASTER_PORT" "$DC_WEED_VOLUME_PORT" "$S3_SECRETS"
     ensure_s3_bucket "$DC_S3_PORT" "$S3_SECRETS" "$S3_BUCKET"
-    wait_mysql mysql "$DC_MYSQL_PORT" "$MYSQL_DIR"
+    if [[ "$HA" == 1 ]]; then
+        wait_galera "$MYSQL_DIR"
+        wait_mysql mysql-proxy "$DC_MYSQL_PORT" "$MYSQL_DIR"
+    else
+        wait_mysql mysql "$DC_MYSQL_PORT" "$MYSQL_DIR"
+    fi
 
     distcron_env
     local name addr
@@ -422,12 +466,21 @@ readyz_of() {
     say "The cluster is ready (200 from $url)"
 }
 
+# refuse_other_kind: `up` does not start one kind of cluster (HA=1 or not) while the other's
+# infrastructure runs: they share ports.
+refuse_other_kind() {
+    local name other=("${HA_INFRA[@]}") kind="HA=1"
+    [[ "$HA" == 1 ]] && other=("${SINGLE_INFRA[@]}") kind="without HA=1"
+    for name in "${other[@]}"; do
+        running "$name" && die "the local cluster runs $kind ($name is up): make down first"
+    done
+    return 0
+}
+
 cmd_down() {
     mkdir -p "$RUN_DIR"
-    local reversed=() i
-    for ((i = ${#ALL[@]} - 1; i >= 0; i--)); do reversed+=("${ALL[$i]}"); done
     local any=0 name
-    for name in "${reversed[@]}"; do
+    for name in "${ALL[@]}" "${SINGLE_INFRA[@]}" "${HA_INFRA[@]}"; do
         [[ -f "$(pidfile "$name")" ]] && any=1
     done
     if ((any == 0)) && [[ -z "$(our_pids)" ]]; then
@@ -438,7 +491,11 @@ cmd_down() {
     stop_all 10 haproxy
     stop_all 20 "${APIS[@]}" "${WORKERS[@]}"
     stop_all 20 "${MANAGERS[@]}"
-    stop_all "$WEED_STOP_TIMEOUT" s3 zookeeper mysql
+    stop_all 10 mysql-proxy
+    stop_all "$WEED_STOP_TIMEOUT" s3 "${SINGLE_INFRA[@]}" "${HA_ZK_NODES[@]}"
+    # One Galera node after the other, so that the last one is safe to start the cluster from.
+    local node
+    for node in "${HA_MYSQL_NODES[@]}"; do stop_all 60 "$node"; done
     sweep_strays
     running s3 || remove_s3_netns "$DC_S3_PORT"
     say "The local cluster is stopped (data kept in $STATE)"
@@ -464,7 +521,7 @@ cmd_clean() {
 
 cmd_status() {
     local name pid state addr check
-    printf '%-10s %-8s %-9s %-22s %s\n' NAME PID STATE ADDRESS CHECK
+    printf '%-11s %-8s %-9s %-22s %s\n' NAME PID STATE ADDRESS CHECK
     for name in "${ALL[@]}"; do
         addr=$(listen_of "$name")
         pid=$(recorded_pid "$name" || true)
@@ -478,8 +535,16 @@ cmd_status() {
         fi
         case "$name" in
         zookeeper) zk_ok 127.0.0.1 "$DC_ZK_PORT" && check=imok || check=- ;;
+        zk-*) check=$(zk_mode 127.0.0.1 "$(port_of "$addr")") && [[ -n "$check" ]] || check=- ;;
+        mysql-[123])
+            if galera_synced "$(port_of "$addr")" "$MYSQL_DIR/root.password"; then
+                check=synced
+            else
+                check=-
+            fi
+            ;;
         s3) check=$(s3_admin_curl "$DC_S3_PORT" "$S3_SECRETS" /) ;;
-        mysql)
+        mysql | mysql-proxy)
             if mysql_ok 127.0.0.1 "$DC_MYSQL_PORT"; then
                 check=answers
             else
@@ -489,7 +554,7 @@ cmd_status() {
         haproxy) check="readyz $(http_code "http://$addr/readyz" -H "$(admin_auth)")" ;;
         *) check="healthz $(http_code "http://$addr/healthz")" ;;
         esac
-        printf '%-10s %-8s %-9s %-22s %s\n' "$name" "$pid" "$state" "$addr" "$check"
+        printf '%-11s %-8s %-9s %-22s %s\n' "$name" "$pid" "$state" "$addr" "$check"
     done
     printf '\nLogs in %s; admin token in %s\n' "$LOG_DIR" "$ADMIN_TOKEN_FILE"
 }

@@ -45,3 +45,14 @@
 : "${DC_TEST_WEED_VOLUME_PORT:=28180}"
 : "${DC_TEST_WEED_FILER_PORT:=28988}"
 : "${DC_TEST_MYSQL_PORT:=25406}"
+
+# --- The highly available infrastructure (make up HA=1; scripts/ha.sh) ---
+# A ZooKeeper ensemble of three: each node's client port, quorum port and election port.
+: "${DC_HA_ZK_PORTS:=2181 2182 2183}"
+: "${DC_HA_ZK_QUORUM_PORTS:=32881 32882 32883}"
+: "${DC_HA_ZK_ELECTION_PORTS:=33881 33882 33883}"
+# A Galera cluster of three MariaDB nodes: each node's MySQL port, and its group-communication
+# port (that port + 1 and + 2 receive state transfers). HAProxy listens on DC_MYSQL_PORT in
+# front of them (haproxy/galera.cfg), so the processes' MySQL address stays the same.
+: "${DC_HA_MYSQL_PORTS:=25307 25308 25309}"
+: "${DC_HA_GALERA_PORTS:=25317 25327 25337}"

@@ -7,7 +7,9 @@
 # servers of tests that stop and restart them.
 #
 #   launch.sh zookeeper PORT DIR
-#       A standalone ZooKeeper on 127.0.0.1:PORT, state in DIR (DC_ZK_HOME: where it is).
+#       A standalone ZooKeeper on 127.0.0.1:PORT, state in DIR (DC_ZK_HOME: where it is). As a
+#       node of an ensemble: DC_ZK_ENSEMBLE, each node's `host:peer_port:election_port`
+#       separated by spaces (node N is the Nth), and DC_ZK_MYID, this node's N.
 #   launch.sh seaweedfs DIR S3_PORT MASTER_PORT VOLUME_PORT FILER_PORT
 #       Master, volume server, filer and S3 gateway in one process, data in DIR. Options, from
 #       the environment:
@@ -22,7 +24,11 @@
 #   launch.sh mariadb PORT DIR
 #       A MariaDB server on 127.0.0.1:PORT, data in DIR/data (initialised if missing; root has
 #       no password until an init file sets one). Options: DC_MARIADB_INIT_FILE (run at every
-#       start), DC_MARIADB_BUFFER_POOL (default 256M).
+#       start), DC_MARIADB_BUFFER_POOL (default 256M). As a node of a Galera cluster:
+#       DC_GALERA_NODES, every node's group-communication address `host:port` separated by
+#       commas, DC_GALERA_NODE, this node's (its port + 1 receives incremental state
+#       transfers, + 2 full ones, by rsync), and DC_GALERA_BOOTSTRAP=1 to start a new cluster
+#       (the first node; the others join it).
 set -euo pipefail
 
 DC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,6 +62,16 @@ admin.enableServer=false
 autopurge.snapRetainCount=3
 autopurge.purgeInterval=1
 CFG
+    if [[ -n "${DC_ZK_ENSEMBLE:-}" ]]; then
+        [[ "${DC_ZK_MYID:-}" =~ ^[0-9]+$ ]] || die "DC_ZK_ENSEMBLE needs DC_ZK_MYID (this node's number)"
+        local node n=0
+        for node in $DC_ZK_ENSEMBLE; do
+            n=$((n + 1))
+            echo "server.$n=$node" >>"$dir/zoo.cfg"
+        done
+        ((DC_ZK_MYID >= 1 && DC_ZK_MYID <= n)) || die "DC_ZK_MYID $DC_ZK_MYID: the ensemble has $n nodes"
+        echo "$DC_ZK_MYID" >"$dir/data/myid"
+    fi
     local jvm="-Xms64m -Xmx512m"
     # Debian's zkEnv.sh overrides ZOOCFGDIR, ZOO_LOG_DIR and CLASSPATH, and its classpath has
     # no logging backend (ZooKeeper would log nothing). A later -cp wins: add log4j to it and
@@ -126,19 +142,61 @@ mariadb() {
         die "mariadbd or mariadb-install-db not found: install Debian's mariadb-server (make up does)"
     mkdir -p "$dir"
     chmod 700 "$dir"
-    if [[ ! -d "$dir/data/mysql" ]]; then
-        echo "launch.sh: initialising MariaDB's data directory $dir/data"
-        rm -rf "$dir/data"
-        "$install" --no-defaults --user=root --datadir="$dir/data" \
-            --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 ||
-            die "mariadb-install-db failed: $(tail -5 "$dir/install.log")"
+    # A Galera node runs as Debian's mysql user: a joiner receives its state by an rsync
+    # daemon, which, started by root, would switch to nobody and be refused its own directory.
+    local user=root
+    if [[ -n "${DC_GALERA_NODES:-}" ]]; then
+        user=mysql
+        chown -R mysql:mysql "$dir"
     fi
-    local args=(--no-defaults --user=root --datadir="$dir/data" --bind-address=127.0.0.1
-        --port="$port" --socket="$dir/mariadbd.sock" --pid-file="$dir/mariadbd.pid"
+    # Its temporary files in a directory of its own, not in the /tmp it shares with others.
+    mkdir -p "$dir/tmp"
+    chown "$user:" "$dir/tmp"
+    chmod 700 "$dir/tmp"
+    # An installation that did not finish (the marker beside the data) is made again.
+    if [[ ! -d "$dir/data/mysql" || -f "$dir/installing" ]]; then
+        echo "launch.sh: initialising MariaDB's data directory $dir/data"
+        touch "$dir/installing"
+        rm -rf "$dir/data"
+        "$install" --no-defaults --user="$user" --datadir="$dir/data" --tmpdir="$dir/tmp" \
+            --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 ||
+            die "mariadb-install-db failed: $(grep -m3 -E 'ERROR|error' "$dir/install.log")"
+        rm -f "$dir/installing"
+    fi
+    local args=(--no-defaults --user="$user" --datadir="$dir/data" --bind-address=127.0.0.1
+        --port="$port" --socket="$dir/mariadbd.sock" --pid-file="$dir/mariadbd.pid" --tmpdir="$dir/tmp"
         --skip-log-bin --skip-name-resolve --max-connections=1000
         --innodb-buffer-pool-size="${DC_MARIADB_BUFFER_POOL:-256M}")
     [[ -z "${DC_MARIADB_INIT_FILE:-}" ]] || args+=(--init-file="$DC_MARIADB_INIT_FILE")
+    [[ -z "${DC_GALERA_NODES:-}" ]] || galera_args "$dir"
     exec "$server" "${args[@]}"
+}
+
+# galera_args DIR: the Galera settings distcron needs (DEVELOPERS.md, "MySQL as a Galera
+# cluster"), added to mariadb's args.
+galera_args() {
+    local provider=/usr/lib/galera/libgalera_smm.so node=${DC_GALERA_NODE:-}
+    [[ -f "$provider" ]] || die "$provider not found: install Debian's galera-4 (make up HA=1 does)"
+    [[ "$node" =~ ^[0-9.]+:[0-9]+$ ]] || die "DC_GALERA_NODES needs DC_GALERA_NODE (host:port)"
+    local host=${node%:*} port=${node##*:}
+    args+=(--wsrep-on=ON --wsrep-provider="$provider" --wsrep-cluster-name=distcron
+        --wsrep-cluster-address="gcomm://$DC_GALERA_NODES" --wsrep-node-address="$node"
+        --wsrep-node-name="$(basename "$1")"
+        --wsrep-provider-options="gmcast.listen_addr=tcp://$host:$port;ist.recv_addr=$host:$((port + 1))"
+        --wsrep-sst-method=rsync --wsrep-sst-receive-address="$host:$((port + 2))"
+        --binlog-format=ROW --innodb-autoinc-lock-mode=2 --default-storage-engine=InnoDB
+        --wsrep-slave-threads=2
+        # Causal reads, updates and inserts: a statement waits until the node has applied
+        # every transaction committed anywhere before it began. Without it, a node that takes
+        # over (or a worker on another node) can miss a job just made (a foreign key refuses
+        # its run) or a run just recorded.
+        --wsrep-sync-wait=7
+        # HAProxy's check (haproxy/galera.cfg) reads the greeting and hangs up, every second:
+        # not worth a warning each time.
+        --log-warnings=1)
+    if [[ "${DC_GALERA_BOOTSTRAP:-}" == 1 ]]; then
+        args+=(--wsrep-new-cluster)
+    fi
 }
 
 case "${1:-}" in

@@ -422,21 +422,29 @@ start_mariadb() {
     mkdir -p "$dir"
     chmod 700 "$dir"
     ensure_password "$dir/root.password"
+    write_mariadb_init "$dir/init.sql" "$dir/root.password" "$name"
+    start_bg "$name" env DC_MARIADB_INIT_FILE="$dir/init.sql" \
+        "$DC_ROOT/scripts/launch.sh" mariadb "$port" "$dir"
+}
+
+# write_mariadb_init FILE PASSWORD_FILE NAME: the init file a MariaDB server of ours runs at
+# every start: no account without a password, root's from PASSWORD_FILE.
+write_mariadb_init() {
+    local password
+    password=$(<"$2")
     (
         umask 077
-        cat >"$dir/init.sql" <<SQL
--- Written by scripts/lib.sh at every start of $name: no account without a password.
+        cat >"$1" <<SQL
+-- Written by scripts/lib.sh at every start of $3: no account without a password.
 DELETE FROM mysql.global_priv WHERE User = '';
 DELETE FROM mysql.global_priv WHERE User = 'root' AND Host NOT IN ('localhost', '127.0.0.1');
-ALTER USER IF EXISTS 'root'@'localhost' IDENTIFIED BY '$(<"$dir/root.password")';
-CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '$(<"$dir/root.password")';
-ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '$(<"$dir/root.password")';
+ALTER USER IF EXISTS 'root'@'localhost' IDENTIFIED BY '$password';
+CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '$password';
+ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '$password';
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
 FLUSH PRIVILEGES;
 SQL
     )
-    start_bg "$name" env DC_MARIADB_INIT_FILE="$dir/init.sql" \
-        "$DC_ROOT/scripts/launch.sh" mariadb "$port" "$dir"
 }
 
 # ensure_password FILE: 24 random hex characters, made once, mode 600.
@@ -518,3 +526,7 @@ require_binary() {
 
 # shellcheck source=scripts/s3.sh
 source "$DC_ROOT/scripts/s3.sh"
+
+# The highly available infrastructure (make up HA=1).
+# shellcheck source=scripts/ha.sh
+source "$DC_ROOT/scripts/ha.sh"

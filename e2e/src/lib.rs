@@ -10,6 +10,7 @@ pub mod clock;
 pub mod cluster;
 pub mod disk;
 pub mod follow;
+pub mod galera;
 pub mod haproxy;
 pub mod infra;
 pub mod mysql;

@@ -21,13 +21,14 @@ pub enum StoreError {
 }
 
 /// MySQL error numbers that mean "try again later" rather than "you asked for something wrong".
-const TRANSIENT_CODES: [&str; 6] = [
-    "1205", // lock wait timeout
-    "1213", // deadlock
-    "2002", // can't connect
-    "2003", // can't connect
-    "2006", // server has gone away
-    "2013", // lost connection during query
+const TRANSIENT_NUMBERS: [u16; 7] = [
+    1047, // a Galera node outside the primary component: "WSREP has not yet prepared node"
+    1205, // lock wait timeout
+    1213, // deadlock, and a Galera commit that lost certification to one made elsewhere
+    2002, // can't connect
+    2003, // can't connect
+    2006, // server has gone away
+    2013, // lost connection during query
 ];
 
 impl From<sqlx::Error> for StoreError {
@@ -40,10 +41,13 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_) => StoreError::Unavailable(e),
             sqlx::Error::Database(db) => {
-                let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+                // The error's number (1213), not its SQLSTATE (`code()`: 40001).
+                let number = db
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .map(|m| m.number());
                 if db.is_unique_violation() {
                     StoreError::Conflict(db.message().to_string())
-                } else if TRANSIENT_CODES.contains(&code.as_str()) {
+                } else if number.is_some_and(|n| TRANSIENT_NUMBERS.contains(&n)) {
                     StoreError::Unavailable(e)
                 } else {
                     StoreError::Other(e)
