@@ -81,8 +81,13 @@ async fn follow(ctx: &Ctx, run: &str) -> Result<ExitCode> {
             }
             Ok(resp) => {
                 let mut events = resp.bytes_stream().eventsource();
-                while let Some(event) = events.next().await {
-                    let Ok(event) = event else { break };
+                loop {
+                    let Some(Ok(event)) = events.next().await else {
+                        eprintln!(
+                            "distcron: the stream was cut before the run's end; reconnecting"
+                        );
+                        break;
+                    };
                     let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
                     match event.event.as_str() {
                         "output" => {

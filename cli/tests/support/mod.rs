@@ -6,7 +6,10 @@
 use assert_cmd::Command;
 use distcron_e2e::ApiClient;
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::mpsc;
 
 /// One user's command line: the cluster's URL, the user's token, a private home.
 pub struct Cli {
@@ -90,6 +93,29 @@ impl Cli {
         self.assert_no_token(&stdout);
         self.assert_no_token(&stderr);
         stdout
+    }
+
+    /// Starts `distcron ARGS` (URL and token in its environment) and hands back the process
+    /// and its stdout's lines as they come.
+    pub fn spawn(&self, args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
+        let mut child = std::process::Command::new(assert_cmd::cargo_bin!("distcron"))
+            .args(args)
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("xdg"))
+            .env("DISTCRON_URL", &self.url)
+            .env("DISTCRON_TOKEN", &self.token)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("distcron starts");
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("its stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let _ = tx.send(line.unwrap_or_default());
+            }
+        });
+        (child, rx)
     }
 
     pub fn assert_no_token(&self, text: &str) {
