@@ -71,6 +71,13 @@ pub fn resolve(url: Option<&str>, token: Option<&str>) -> Result<Target> {
     else {
         bail!("no API URL: pass --url, set DISTCRON_URL, or run `distcron login --url URL`");
     };
+    // reqwest's TLS would need a crypto provider in every process of the workspace (its
+    // features are unified across the build), so the CLI speaks plain HTTP for now.
+    if !url.starts_with("http://") {
+        bail!(
+            "{url}: the command line speaks http:// only (HAProxy's plain HTTP port), not HTTPS yet"
+        );
+    }
     // The saved token goes only to the URL it was saved for, never to another one named.
     let saved_token = saved
         .token

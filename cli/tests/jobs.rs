@@ -365,6 +365,8 @@ async fn errors_exit_1_with_the_apis_message_and_usage_errors_exit_2() {
         "{stderr}"
     );
     alice.assert_no_token(&stderr);
+    let err = alice.fails(&["--url", "https://127.0.0.1:1", "jobs", "list"], 1);
+    assert!(err.contains("http:// only"), "{err}");
 
     // Usage errors: clap's exit code 2, nothing sent.
     alice.fails(&["jobs", "create", "--command", "true"], 2);

@@ -21,6 +21,7 @@ pub async fn login(url: Option<&str>, token: Option<&str>) -> Result<()> {
         token,
     };
     // A token the API refuses is not saved.
+    config::resolve(Some(&target.url), Some(&target.token))?;
     Client::new(&target)?
         .get("/jobs", &[("limit", "1".to_string())])
         .await
