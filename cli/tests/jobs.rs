@@ -111,6 +111,30 @@ async fn jobs_made_from_flags_files_and_job_files_are_the_apis_own() {
         "--binary",
     ]);
     assert_eq!(bjob["type"], "binary");
+    // A large one (past the progress bar's threshold) is streamed up in pieces, whole.
+    let big = dir.path().join("big.bin");
+    let bytes: Vec<u8> = (0..6 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&big, &bytes).expect("big file");
+    let sum = std::process::Command::new("sha256sum")
+        .arg(&big)
+        .output()
+        .expect("sha256sum");
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    let big_job = alice.json(&[
+        "jobs",
+        "create",
+        "--schedule",
+        "@daily",
+        "--file",
+        big.to_str().unwrap(),
+        "--binary",
+    ]);
+    assert_eq!(
+        big_job["sha256"].as_str(),
+        sum.split_whitespace().next(),
+        "{big_job}"
+    );
+    alice.json(&["jobs", "delete", s(&big_job, "id")]);
 
     // From a job file, YAML and JSON; a flag overrides a field of it.
     let yaml = dir.path().join("job.yaml");
@@ -143,7 +167,7 @@ async fn jobs_made_from_flags_files_and_job_files_are_the_apis_own() {
     // list: a JSON array of what GET /jobs answers; --all follows the Link header's pages.
     let listed = alice.json(&["jobs", "list"]);
     assert_eq!(stable(&listed), stable(&alice_api.get("/jobs").await.body));
-    assert_eq!(listed.as_array().map(Vec::len), Some(5));
+    assert_eq!(listed.as_array().map(Vec::len), Some(6));
     let first_page = alice.json(&["jobs", "list", "--limit", "2"]);
     assert_eq!(first_page.as_array().map(Vec::len), Some(2));
     let paged = alice.json(&["jobs", "list", "--limit", "2", "--all"]);
