@@ -164,7 +164,7 @@ pub async fn import(ctx: &Ctx, a: &ImportArgs) -> Result<ExitCode> {
     let (mut results, mut failed) = (Vec::new(), 0);
     for line in &lines {
         let Some(job) = &line.job else {
-            eprintln!("line {}: {}", line.line, line.note);
+            crate::progress::say(&bar, &format!("line {}: {}", line.line, line.note));
             continue;
         };
         let key = line.idempotency_key();

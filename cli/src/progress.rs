@@ -21,6 +21,16 @@ pub fn bar(len: u64, template: &str) -> ProgressBar {
     bar
 }
 
+/// A line on stderr, above the bar while it is drawn (indicatif's own `println` prints
+/// nothing when the bar is hidden).
+pub fn say(bar: &ProgressBar, line: &str) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 /// A request body: as it is when small, else streamed in pieces past a bar of its bytes.
 pub fn upload_body(bytes: Vec<u8>) -> reqwest::Body {
     if bytes.len() < UPLOAD_BAR_BYTES {
