@@ -98,6 +98,8 @@ zookeeper_servers() {
 # (space-separated NAME=value words), e.g. DC_WORKER_ENV="DISTCRON_CGROUPS=off".
 distcron_env() {
     PROC_ENV=(
+        # The command line's own (cli/): no process has them, and each would refuse them.
+        -u DISTCRON_URL -u DISTCRON_TOKEN
         "DISTCRON_ZOOKEEPER__SERVERS=$(zookeeper_servers)"
         "DISTCRON_LOG_FORMAT=${DISTCRON_LOG_FORMAT:-text}"
         "RUST_LOG=${RUST_LOG:-info}"
@@ -276,6 +278,10 @@ cmd_up() {
     build_binaries
     local api manager worker
     api=$(require_binary distcron-api)
+    # The command line (cli/), for the last words below; not needed to run the cluster.
+    local cli
+    cli="$(bin_dir)/distcron"
+    [[ -x "$cli" ]] || cli=distcron
     manager=$(require_binary distcron-manager)
     worker=$(require_binary distcron-worker)
 
@@ -367,6 +373,8 @@ ${C_GREEN}distcron is up${C_OFF} (in $((SECONDS - t0))s).
   API, through HAProxy:   http://$DC_HAPROXY_BIND
                           https://$DC_HAPROXY_TLS_BIND  (curl --cacert $TLS_CERT)
   Admin's API token:      $ADMIN_TOKEN_FILE  (user admin)
+  Command line:           $cli login --url http://$DC_HAPROXY_BIND <$ADMIN_TOKEN_FILE
+                          (then: $cli jobs list; or export DISTCRON_URL and DISTCRON_TOKEN)
   HAProxy stats:          http://$DC_HAPROXY_STATS_BIND/  (user stats, password in $STATS_PASSWORD_FILE)
   Logs:                   $LOG_DIR/<name>.log  (make logs, make status)
   Stop:                   make down  (keeps the data; make clean deletes it)
