@@ -56,3 +56,9 @@
 # front of them (haproxy/galera.cfg), so the processes' MySQL address stays the same.
 : "${DC_HA_MYSQL_PORTS:=25307 25308 25309}"
 : "${DC_HA_GALERA_PORTS:=25317 25327 25337}"
+# The tests' own (make test HA=1).
+: "${DC_TEST_HA_ZK_PORTS:=22281 22282 22283}"
+: "${DC_TEST_HA_ZK_QUORUM_PORTS:=22381 22382 22383}"
+: "${DC_TEST_HA_ZK_ELECTION_PORTS:=22481 22482 22483}"
+: "${DC_TEST_HA_MYSQL_PORTS:=25407 25408 25409}"
+: "${DC_TEST_HA_GALERA_PORTS:=25417 25427 25437}"

@@ -12,6 +12,10 @@
 #   env     print the DC_TEST_* variables the tests read, as export lines:
 #           eval "$(scripts/test-services.sh env)"
 #
+# HA=1 (make test HA=1): in place of the single ZooKeeper and MariaDB, the ZooKeeper ensemble
+# and the Galera cluster behind HAProxy of `make up HA=1` (scripts/ha.sh), on the tests' own
+# ports (DC_TEST_HA_*); `start` records the choice for the other commands.
+#
 # scripts/test.sh uses it; run it by hand to keep the services up while running single tests.
 set -euo pipefail
 
@@ -29,10 +33,24 @@ MYSQL_DIR=$STATE/mariadb
 S3_SECRETS=$STATE/s3
 TEST_BUCKET=distcron-test
 
-# load_ports: the ports `start` chose (the configured ones, unless it had to pick others).
+# load_ports: the ports `start` chose (the configured ones, unless it had to pick others), and
+# whether it started the HA kind.
 load_ports() {
     # shellcheck disable=SC1090 # written by choose_ports
     if [[ -f "$PORTS_FILE" ]]; then source "$PORTS_FILE"; fi
+    use_ha_ports
+}
+
+# use_ha_ports: scripts/ha.sh's ports are the tests' own, its proxy on the tests' MySQL port.
+use_ha_ports() {
+    [[ "${DC_TEST_HA:-0}" == 1 ]] || return 0
+    DC_HA_ZK_PORTS=$DC_TEST_HA_ZK_PORTS
+    DC_HA_ZK_QUORUM_PORTS=$DC_TEST_HA_ZK_QUORUM_PORTS
+    DC_HA_ZK_ELECTION_PORTS=$DC_TEST_HA_ZK_ELECTION_PORTS
+    DC_HA_MYSQL_PORTS=$DC_TEST_HA_MYSQL_PORTS
+    DC_HA_GALERA_PORTS=$DC_TEST_HA_GALERA_PORTS
+    DC_MYSQL_PORT=$DC_TEST_MYSQL_PORT
+    MYSQL_DIR=$STATE/galera
 }
 
 # port_taken PORT: something listens on PORT or, for SeaweedFS's gRPC twin, on
@@ -66,6 +84,7 @@ choose_ports() {
     for var in "${PORT_VARS[@]}"; do
         printf '%s=%s\n' "$var" "${!var}" >>"$PORTS_FILE"
     done
+    printf 'DC_TEST_HA=%s\n' "${HA:-0}" >>"$PORTS_FILE"
 }
 
 cmd_start() {
@@ -77,31 +96,53 @@ cmd_start() {
     ensure_weed
     ensure_schemathesis
     # Each run starts from empty ZooKeeper and S3 state (unless they are still running).
+    local name any=0
+    for name in "${SERVICES[@]}"; do running "$name" && any=1; done
     running zookeeper || rm -rf "$STATE/zookeeper"
     running s3 || rm -rf "$STATE/seaweedfs"
     running mysql || rm -rf "$MYSQL_DIR/data"
-    if running zookeeper || running s3 || running mysql; then
+    if ((any)); then
         load_ports
+        [[ "${DC_TEST_HA:-0}" == "${HA:-0}" ]] ||
+            die "the test services run with HA=${DC_TEST_HA:-0}: scripts/test-services.sh down first"
     else
         choose_ports
+        DC_TEST_HA=${HA:-0}
+        rm -rf "$STATE"/zk-[123] "$STATE/galera"
+        use_ha_ports
     fi
-    start_zookeeper zookeeper "$DC_TEST_ZK_PORT" "$STATE/zookeeper"
     ensure_s3_secrets "$S3_SECRETS" "$TEST_BUCKET"
     start_weed s3 "$STATE/seaweedfs" "$DC_TEST_S3_PORT" "$DC_TEST_WEED_MASTER_PORT" \
         "$DC_TEST_WEED_VOLUME_PORT" "$DC_TEST_WEED_FILER_PORT" "$S3_SECRETS"
+    if [[ "$DC_TEST_HA" == 1 ]]; then
+        start_zk_ensemble "$STATE"
+        start_galera "$MYSQL_DIR"
+        start_galera_proxy mysql-proxy
+        return
+    fi
+    start_zookeeper zookeeper "$DC_TEST_ZK_PORT" "$STATE/zookeeper"
     start_mariadb mysql "$DC_TEST_MYSQL_PORT" "$MYSQL_DIR"
 }
 
 cmd_wait() {
     load_ports
-    wait_for zookeeper "imok from 127.0.0.1:$DC_TEST_ZK_PORT" 60 zk_ok 127.0.0.1 "$DC_TEST_ZK_PORT"
+    if [[ "${DC_TEST_HA:-0}" == 1 ]]; then
+        wait_zk_ensemble
+    else
+        wait_for zookeeper "imok from 127.0.0.1:$DC_TEST_ZK_PORT" 60 zk_ok 127.0.0.1 "$DC_TEST_ZK_PORT"
+    fi
     wait_for s3 "S3 at $(s3_endpoint "$DC_TEST_S3_PORT")" 90 weed_ok "$DC_TEST_S3_PORT" \
         "$DC_TEST_WEED_MASTER_PORT" "$DC_TEST_WEED_VOLUME_PORT" "$S3_SECRETS"
     ensure_s3_bucket "$DC_TEST_S3_PORT" "$S3_SECRETS" "$TEST_BUCKET"
-    wait_mysql mysql "$DC_TEST_MYSQL_PORT" "$MYSQL_DIR"
+    if [[ "${DC_TEST_HA:-0}" == 1 ]]; then
+        wait_galera "$MYSQL_DIR"
+        wait_mysql mysql-proxy "$DC_TEST_MYSQL_PORT" "$MYSQL_DIR"
+    else
+        wait_mysql mysql "$DC_TEST_MYSQL_PORT" "$MYSQL_DIR"
+    fi
 }
 
-SERVICES=(s3 zookeeper mysql)
+SERVICES=(s3 zookeeper mysql mysql-proxy "${HA_ZK_NODES[@]}" "${HA_MYSQL_NODES[@]}")
 
 cmd_down() {
     load_ports
@@ -144,7 +185,7 @@ cmd_env() {
     local haproxy
     haproxy=$(command -v haproxy || echo haproxy)
     printf 'export %s=%q\n' \
-        DC_TEST_ZK "127.0.0.1:$DC_TEST_ZK_PORT" \
+        DC_TEST_ZK "$(if [[ "${DC_TEST_HA:-0}" == 1 ]]; then ha_zk_connect; else echo "127.0.0.1:$DC_TEST_ZK_PORT"; fi)" \
         DC_TEST_ZK_HOME "$DC_ZK_HOME" \
         DC_TEST_S3 "$(s3_endpoint "$DC_TEST_S3_PORT")" \
         DC_TEST_S3_KEYS "$S3_SECRETS" \
