@@ -26,6 +26,10 @@ pub struct Global {
     /// The API's URL (HAProxy's), e.g. http://127.0.0.1:30000 [default: the saved login's]
     #[arg(long, env = "DISTCRON_URL", global = true)]
     pub url: Option<String>,
+    /// A PEM certificate to trust for an https:// URL beside the system's, e.g. make up's
+    /// .distcron/tls/cert.pem [default: the saved login's]
+    #[arg(long, env = "DISTCRON_CACERT", global = true)]
+    pub cacert: Option<std::path::PathBuf>,
     /// The API token [default: the saved login's]. Prefer DISTCRON_TOKEN or `distcron login`:
     /// a command line is visible to every user of the machine.
     #[arg(long, env = "DISTCRON_TOKEN", hide_env_values = true, global = true)]

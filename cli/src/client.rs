@@ -3,6 +3,7 @@
 //! connection's failure. Neither ever holds the token.
 
 use crate::config::Target;
+use anyhow::Context;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -54,13 +55,19 @@ pub struct Client {
 
 impl Client {
     pub fn new(target: &Target) -> anyhow::Result<Client> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .build()?;
-        let streaming = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()?;
+        let builder = || -> anyhow::Result<reqwest::ClientBuilder> {
+            let b = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+            let Some(path) = &target.cacert else {
+                return Ok(b);
+            };
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading the certificate {}", path.display()))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
+            Ok(b.add_root_certificate(cert))
+        };
+        let http = builder()?.timeout(Duration::from_secs(120)).build()?;
+        let streaming = builder()?.build()?;
         Ok(Client {
             base: target.url.clone(),
             token: target.token.clone(),

@@ -18,6 +18,9 @@ pub struct Saved {
     pub url: Option<String>,
     /// The caller's token.
     pub token: Option<String>,
+    /// A certificate to trust for the URL (`--cacert`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cacert: Option<PathBuf>,
 }
 
 /// The API's URL and the token to show it, resolved.
@@ -25,6 +28,8 @@ pub struct Saved {
 pub struct Target {
     pub url: String,
     pub token: String,
+    /// A certificate to trust beside the system's (`--cacert`).
+    pub cacert: Option<PathBuf>,
 }
 
 // The token never appears in a debug print.
@@ -55,7 +60,7 @@ pub fn load() -> Result<Saved> {
 }
 
 /// The URL and token from the options (flags or environment), else from the saved login.
-pub fn resolve(url: Option<&str>, token: Option<&str>) -> Result<Target> {
+pub fn resolve(url: Option<&str>, token: Option<&str>, cacert: Option<&Path>) -> Result<Target> {
     let saved = if url.is_some() && token.is_some() {
         Saved::default()
     } else {
@@ -71,23 +76,21 @@ pub fn resolve(url: Option<&str>, token: Option<&str>) -> Result<Target> {
     else {
         bail!("no API URL: pass --url, set DISTCRON_URL, or run `distcron login --url URL`");
     };
-    // reqwest's TLS would need a crypto provider in every process of the workspace (its
-    // features are unified across the build), so the CLI speaks plain HTTP for now.
-    if !url.starts_with("http://") {
-        bail!(
-            "{url}: the command line speaks http:// only (HAProxy's plain HTTP port), not HTTPS yet"
-        );
+    if !url.starts_with("http://") && !url.starts_with("https://") {
+        bail!("{url}: the API's URL starts with http:// or https://");
     }
-    // The saved token goes only to the URL it was saved for, never to another one named.
-    let saved_token = saved
-        .token
-        .filter(|_| saved_url.as_deref() == Some(url.as_str()));
+    // The saved token (and certificate) go only with the URL they were saved for.
+    let same = saved_url.as_deref() == Some(url.as_str());
+    let saved_token = saved.token.filter(|_| same);
+    let cacert = cacert
+        .map(Path::to_path_buf)
+        .or(saved.cacert.filter(|_| same));
     let Some(token) = token.map(str::to_string).or(saved_token) else {
         bail!(
             "no API token for {url}: pass --token, set DISTCRON_TOKEN, or run `distcron login --url {url}`"
         );
     };
-    Ok(Target { url, token })
+    Ok(Target { url, token, cacert })
 }
 
 /// Saves the login: written to a new file of mode 0600 beside the old one, then renamed over
@@ -106,6 +109,7 @@ pub fn save(target: &Target) -> Result<PathBuf> {
     let text = toml::to_string(&Saved {
         url: Some(target.url.clone()),
         token: Some(target.token.clone()),
+        cacert: target.cacert.clone(),
     })?;
     let tmp = dir.join(format!(".config.toml.{}", std::process::id()));
     write_private(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;

@@ -389,8 +389,14 @@ async fn errors_exit_1_with_the_apis_message_and_usage_errors_exit_2() {
         "{stderr}"
     );
     alice.assert_no_token(&stderr);
-    let err = alice.fails(&["--url", "https://127.0.0.1:1", "jobs", "list"], 1);
-    assert!(err.contains("http:// only"), "{err}");
+    // HTTPS through HAProxy: its self-signed certificate trusted with --cacert, refused without.
+    let tls = cluster.tls_url();
+    let cert = distcron_e2e::haproxy::tls().cert.display().to_string();
+    let got = alice.json(&["--url", &tls, "--cacert", &cert, "jobs", "get", id]);
+    assert_eq!(s(&got, "id"), id);
+    let err = alice.fails(&["--url", &tls, "jobs", "get", id], 1);
+    assert!(err.contains("certificate"), "{err}");
+    alice.assert_no_token(&err);
 
     // Usage errors: clap's exit code 2, nothing sent.
     alice.fails(&["jobs", "create", "--command", "true"], 2);

@@ -4,8 +4,9 @@ use crate::client::Client;
 use crate::config::{self, Target};
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, IsTerminal};
+use std::path::Path;
 
-pub async fn login(url: Option<&str>, token: Option<&str>) -> Result<()> {
+pub async fn login(url: Option<&str>, token: Option<&str>, cacert: Option<&Path>) -> Result<()> {
     let Some(url) = url else {
         super::usage("distcron login needs --url URL (or DISTCRON_URL)");
     };
@@ -19,9 +20,10 @@ pub async fn login(url: Option<&str>, token: Option<&str>) -> Result<()> {
     let target = Target {
         url: url.trim_end_matches('/').to_string(),
         token,
+        cacert: cacert.map(Path::to_path_buf),
     };
     // A token the API refuses is not saved.
-    config::resolve(Some(&target.url), Some(&target.token))?;
+    config::resolve(Some(&target.url), Some(&target.token), cacert)?;
     Client::new(&target)?
         .get("/jobs", &[("limit", "1".to_string())])
         .await

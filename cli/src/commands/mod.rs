@@ -32,14 +32,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         utc: g.utc,
     };
     let ctx = || -> anyhow::Result<Ctx> {
-        let target = config::resolve(g.url.as_deref(), g.token.as_deref())?;
+        let target = config::resolve(g.url.as_deref(), g.token.as_deref(), g.cacert.as_deref())?;
         Ok(Ctx {
             client: Client::new(&target)?,
             out,
         })
     };
     match cli.command {
-        Command::Login => login::login(g.url.as_deref(), g.token.as_deref()).await?,
+        Command::Login => {
+            login::login(g.url.as_deref(), g.token.as_deref(), g.cacert.as_deref()).await?
+        }
         Command::Logout => login::logout()?,
         Command::Completions(a) => {
             let mut cmd = Cli::command();
