@@ -51,6 +51,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::create_user))
         .routes(routes!(users::disable_user))
         .routes(routes!(users::rotate_token))
+        .routes(routes!(users::whoami))
         .routes(routes!(schedule::preview))
 }
 
