@@ -123,7 +123,7 @@ async function tickGrid(first, job, signal) {
       const title = `${time(t.scheduled_at, job.timezone)}: ${t.state.replace("_", " ")}`
         + (t.reason ? ` (${t.reason})` : "") + (t.attempts > 1 ? `, ${t.attempts} attempts` : "")
         + (t.caught_up ? ", caught up late" : "") + (t.worker ? `, on ${t.worker}` : "");
-      const attrs = { class: `tick st-${t.state}`, title, "aria-label": title, role: "listitem", "data-state": t.state };
+      const attrs = { class: `tick st-${t.state}`, title, "aria-label": title, role: "listitem", "data-state": t.state, "data-at": t.scheduled_at };
       return t.run_id ? h("a", { ...attrs, href: `#/runs/${t.run_id}` }) : h("span", attrs);
     }));
   return h("div", {}, grid, next ? h("p", { class: "hint" }, "More ticks than shown: pick a shorter window.") : null);

@@ -106,7 +106,7 @@ function form(ctx, job) {
       h("div", { class: "wide" }, scheduleField, words,
         h("div", { class: "hint" }, "Next five times, in the job's time zone:"), preview),
       field("Time zone", c.timezone, "IANA name, e.g. Europe/Berlin; default UTC")),
-    h("details", { class: "options" }, h("summary", {}, "Options"),
+    h("details", { class: "options", open: editing }, h("summary", {}, "Options"),
       h("div", { class: "grid" },
         field("Timeout (seconds)", c.timeout_seconds, "Killed after this long: timed_out"),
         field("Concurrency", c.concurrency, "A tick while the last run still runs"),

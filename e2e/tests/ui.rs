@@ -130,7 +130,6 @@ async fn an_admin_creates_a_script_job_watches_its_runs_kills_one_and_pauses_it(
         .await
         .expect("title");
     assert!(title.is_some_and(|t| t.contains("succeeded")));
-    b.screenshot("ticks").await;
 
     // Pause and resume from the job's page.
     b.click("#pause").await;
@@ -140,6 +139,16 @@ async fn an_admin_creates_a_script_job_watches_its_runs_kills_one_and_pauses_it(
         admin.get(&format!("/jobs/{job}")).await.body["status"],
         "paused"
     );
+    // A tick that came due inside the pause shows as paused (the page reads the grid again
+    // every 5 s; the pause's future ticks show so too, until it ends).
+    b.until(
+        "a paused tick in the past",
+        LONG,
+        "return [...document.querySelectorAll('.ticks .st-paused')] \
+             .some((e) => Date.parse(e.dataset.at) < Date.now() - 1000);",
+        json!(null),
+    )
+    .await;
     b.click("#resume").await;
     b.wait_for("#pause").await;
     b.until_text("main .title", "scheduled", SHORT).await;
@@ -170,6 +179,34 @@ async fn an_admin_creates_a_script_job_watches_its_runs_kills_one_and_pauses_it(
     let killed = admin.get(&format!("/runs/{long_run}")).await.body;
     assert_eq!(killed["status"], "killed", "{killed}");
 
+    // Edit the long job (a timeout), then delete it, from its page.
+    let long_id = long["id"].as_str().expect("id");
+    b.goto(&format!("{base}/#/jobs/{long_id}")).await;
+    b.click("#edit").await;
+    b.type_into("#job-timeout_seconds", "30").await;
+    b.click("#job-submit").await;
+    b.until_text("main", "30 s", SHORT).await;
+    let edited = admin.get(&format!("/jobs/{long_id}")).await.body;
+    assert_eq!(
+        (
+            edited["timeout_seconds"].as_u64(),
+            edited["version"].as_u64()
+        ),
+        (Some(30), Some(2)),
+        "{edited}"
+    );
+    assert_eq!(
+        edited["executable"], long["executable"],
+        "the rest unchanged"
+    );
+    b.click("#delete").await;
+    b.click("#confirm-delete").await;
+    b.until_text("main .title", "finished", SHORT).await;
+    assert_eq!(
+        admin.get(&format!("/jobs/{long_id}")).await.body["status"],
+        "finished"
+    );
+
     // Workers, admin and the jobs table.
     b.goto(&format!("{base}/#/workers")).await;
     b.until_text("#workers", "open", SHORT).await;
@@ -192,6 +229,27 @@ async fn an_admin_creates_a_script_job_watches_its_runs_kills_one_and_pauses_it(
     b.until_text("#jobs-list", "long-ui", SHORT).await;
     b.until_text("#jobs-list", "succeeded", SHORT).await;
     b.screenshot("jobs").await;
+    b.type_into("#text-filter", "long").await;
+    b.until(
+        "the text filter to leave long-ui alone",
+        SHORT,
+        "const t = document.querySelector('#jobs-list').innerText;          return t.includes('long-ui') && !t.includes('hello-ui');",
+        json!(null),
+    )
+    .await;
+
+    // Back on the script job: its grid of succeeded, paused and upcoming ticks.
+    b.goto(&format!("{base}/#/jobs/{job}")).await;
+    b.until(
+        "succeeded ticks after the pause",
+        LONG,
+        "const s = [...document.querySelectorAll('.ticks .tick')].map(e => e.dataset.state); \
+         const p = s.lastIndexOf('paused'); \
+         return p >= 0 && s.slice(p).includes('succeeded');",
+        json!(null),
+    )
+    .await;
+    b.screenshot("ticks").await;
     b.close().await;
 }
 
