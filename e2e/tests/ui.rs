@@ -48,10 +48,11 @@ async fn id_in_hash(b: &Browser, kind: &str) -> String {
 
 #[tokio::test]
 async fn an_admin_creates_a_script_job_watches_its_runs_kills_one_and_pauses_it() {
+    // The browser first: without chromedriver the test fails at once, saying how to get it.
+    let b = Browser::start().await;
     let cluster = TestCluster::start_with(small_cluster()).await;
     let base = cluster.url();
     let admin = cluster.admin();
-    let b = Browser::start().await;
 
     // The page is served through HAProxy, with a strict CSP; the sign-in form first.
     let page = reqwest::get(format!("{base}/")).await.expect("GET /");
@@ -255,6 +256,7 @@ async fn an_admin_creates_a_script_job_watches_its_runs_kills_one_and_pauses_it(
 
 #[tokio::test]
 async fn a_non_admin_sees_only_its_own_jobs_and_the_page_fits_a_phone() {
+    let b = Browser::start().await;
     let cluster = TestCluster::start_with(small_cluster()).await;
     let base = cluster.url();
     let theirs = cluster
@@ -266,7 +268,6 @@ async fn a_non_admin_sees_only_its_own_jobs_and_the_page_fits_a_phone() {
     alice
         .create_job(&json!({"type": "command", "schedule": "@hourly", "executable": "true", "name": "alices-job"}))
         .await;
-    let b = Browser::start().await;
 
     // A token that is not one: the page says so in words.
     b.goto(&format!("{base}/#/jobs")).await;
