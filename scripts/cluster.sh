@@ -370,6 +370,7 @@ cmd_up() {
     cat <<EOF
 
 ${C_GREEN}distcron is up${C_OFF} (in $((SECONDS - t0))s).
+  Web page:               http://$DC_HAPROXY_BIND/  (sign in with the admin token below)
   API, through HAProxy:   http://$DC_HAPROXY_BIND
                           https://$DC_HAPROXY_TLS_BIND  (curl --cacert $TLS_CERT)
   Admin's API token:      $ADMIN_TOKEN_FILE  (user admin)

@@ -2,7 +2,8 @@
 # scripts/test-services.sh — the services the tests need, on ports and state of their own
 # (.distcron/test/), so that `make test` can run beside a `make up` cluster.
 #
-#   start   install what is missing (ZooKeeper, HAProxy, SeaweedFS, MariaDB, schemathesis),
+#   start   install what is missing (ZooKeeper, HAProxy, SeaweedFS, MariaDB, schemathesis,
+#           Chromium and chromedriver for the page's browser test),
 #           start ZooKeeper, SeaweedFS and a MariaDB of the tests' own (each from empty state
 #           unless already running; MariaDB's root has a generated password); does not wait
 #   wait    wait until they answer
@@ -91,8 +92,9 @@ cmd_start() {
     mkdir -p "$RUN_DIR" "$LOG_DIR"
     ensure_base_packages
     # libfaketime, for the clock-skew test (e2e/tests/fault_suite.rs); Prometheus and its
-    # promtool, for e2e/tests/metrics.rs.
-    ensure_debs faketime prometheus
+    # promtool, for e2e/tests/metrics.rs; headless Chromium, its chromedriver and a font, for
+    # the web page's browser test (e2e/tests/ui.rs).
+    ensure_debs faketime prometheus chromium chromium-driver fonts-dejavu-core
     ensure_weed
     ensure_schemathesis
     # Each run starts from empty ZooKeeper and S3 state (unless they are still running).
@@ -192,6 +194,8 @@ cmd_env() {
         DC_TEST_WEED_PORTS "$DC_TEST_WEED_MASTER_PORT $DC_TEST_WEED_VOLUME_PORT $DC_TEST_WEED_FILER_PORT" \
         DC_TEST_WEED "$DC_VENV/bin/weed" \
         DC_TEST_SCHEMATHESIS "$DC_VENV/bin/schemathesis" \
+        DC_TEST_CHROMEDRIVER "$(command -v chromedriver || echo /usr/bin/chromedriver)" \
+        DC_TEST_CHROMIUM "$(command -v chromium || echo /usr/bin/chromium)" \
         DC_TEST_MYSQL "$(mysql_admin_url "$DC_TEST_MYSQL_PORT" "$MYSQL_DIR")" \
         DC_TEST_HAPROXY "$haproxy" \
         DC_TEST_HAPROXY_CFG "$DC_ROOT/haproxy/haproxy.cfg" \

@@ -15,6 +15,7 @@ pub mod settings;
 pub mod state;
 pub mod tick_view;
 pub mod tokens;
+pub mod ui;
 pub mod view;
 
 pub use settings::Settings;

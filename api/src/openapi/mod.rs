@@ -269,6 +269,12 @@ fn add_shared(doc: &mut utoipa::openapi::OpenApi) {
                     }
                     Some(RefOr::T(own)) => {
                         for content in own.content.values_mut() {
+                            // Its own answer already the error shape (a follow's 429): a oneOf
+                            // of it twice would match every error twice, which oneOf refuses.
+                            let error_shape = Ref::from_schema_name("ErrorBody");
+                            if matches!(&content.schema, Some(RefOr::Ref(r)) if *r == error_shape) {
+                                continue;
+                            }
                             if let Some(schema) = content.schema.take() {
                                 let either = OneOfBuilder::new()
                                     .item(schema)

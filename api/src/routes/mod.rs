@@ -51,12 +51,15 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::create_user))
         .routes(routes!(users::disable_user))
         .routes(routes!(users::rotate_token))
+        .routes(routes!(users::whoami))
         .routes(routes!(schedule::preview))
 }
 
 pub fn router(state: AppState) -> Router {
     let (routes, _) = api_routes().split_for_parts();
     routes
+        // The web page's files: not API routes, so outside `api_routes()` and its document.
+        .merge(crate::ui::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn(crate::metrics::track))

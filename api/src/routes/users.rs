@@ -1,5 +1,5 @@
 //! `/users`: admins create and disable users; a user (or an admin) replaces its token. A new
-//! token is shown once, in the answer; only its sha256 is stored.
+//! token is shown once, in the answer; only its sha256 is stored. `GET /whoami` names the caller.
 
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, ErrorBody};
@@ -54,6 +54,33 @@ pub struct DisabledUser {
     pub jobs_finished: Vec<distcron_core::JobId>,
     /// Its runs under way asked to stop: their workers kill them at their next lease renewal.
     pub runs_stopped: u64,
+}
+
+/// Who a token belongs to.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"name": "alice", "admin": false}))]
+pub struct Me {
+    #[schema(value_type = String)]
+    pub name: UserName,
+    pub admin: bool,
+}
+
+/// `GET /whoami`: the caller's own name and whether it is an admin, so a client (the web
+/// page) can say who is signed in and offer only what that user may do.
+#[utoipa::path(
+    get,
+    path = "/whoami",
+    tag = "users",
+    summary = "Who am I?",
+    description = "The user the token belongs to: its name and whether it is an admin.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = Me)),
+)]
+pub async fn whoami(Caller(user): Caller) -> Json<Me> {
+    Json(Me {
+        name: user.name,
+        admin: user.is_admin,
+    })
 }
 
 /// A new API token: 256 random bits, with a prefix that secret scanners can recognise.
