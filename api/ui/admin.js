@@ -1,7 +1,7 @@
 // admin.js — admins' page (#/admin): users (create, with the token shown once; a new token;
 // disable) and the audit log, filtered and paginated. Non-admins are told it is not theirs.
 
-import { call, nextLink, post, query } from "./api.js";
+import { call, nextLink, post, query, setToken } from "./api.js";
 import { errorBox, field, fill, h, table, when } from "./dom.js";
 
 export async function adminPage(ctx) {
@@ -44,10 +44,11 @@ function users(ctx, changed) {
   }));
 
   const other = h("input", { type: "text", id: "other-user", required: true, autocomplete: "off" });
-  const confirmDisable = () => fill(out, h("div", { class: "confirm", role: "alertdialog", "aria-label": "Disable the user?" },
-    `Disable ${other.value.trim()}? Its token stops working, its jobs go off the schedule, its runs are killed. `,
+  // The user confirmed is the one disabled, whatever the field says by the time of the click.
+  const confirmDisable = (who = other.value.trim()) => fill(out, h("div", { class: "confirm", role: "alertdialog", "aria-label": "Disable the user?" },
+    `Disable ${who}? Its token stops working, its jobs go off the schedule, its runs are killed. `,
     h("button", { type: "button", class: "danger", id: "confirm-disable", onclick: run(async () => {
-      const d = await call("DELETE", `/users/${encodeURIComponent(other.value.trim())}`);
+      const d = await call("DELETE", `/users/${encodeURIComponent(who)}`);
       fill(out, h("p", { class: "ok", role: "status" }, `${d.data.name} is disabled: ${d.data.jobs_finished.length} jobs finished, ${d.data.runs_stopped} runs stopped.`));
     }) }, "Disable"),
     h("button", { type: "button", onclick: () => fill(out) }, "Cancel")));
@@ -56,7 +57,10 @@ function users(ctx, changed) {
     h("button", { type: "submit", id: "rotate" }, "New token"),
     h("button", { type: "button", class: "danger", id: "disable", onclick: () => other.reportValidity() && confirmDisable() }, "Disable…"));
   manage.addEventListener("submit", run(async () => {
-    fill(out, shownOnce(await post(`/users/${encodeURIComponent(other.value.trim())}/token`)));
+    const answer = await post(`/users/${encodeURIComponent(other.value.trim())}/token`);
+    // One's own new token: the old one stopped working, so the page goes on with the new one.
+    if (answer.name === ctx.me.name) setToken(answer.token);
+    fill(out, shownOnce(answer));
   }));
   return h("section", { class: "card" }, h("h2", {}, "Users"), create, manage, out);
 }

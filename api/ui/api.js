@@ -40,6 +40,9 @@ async function refusal(res) {
 
 /** One API call: `{data, headers, status}`, or throws an ApiError. */
 export async function call(method, path, { body, headers = {}, signal } = {}) {
+  // Signed out: nothing is sent (a request without a token is a 401, which HAProxy counts
+  // against this address).
+  if (!token()) throw new ApiError(401, "unauthorized", "You are signed out.");
   const h = { Authorization: `Bearer ${token()}`, Accept: "application/json", ...headers };
   if (body !== undefined) h["Content-Type"] = "application/json";
   let res;
@@ -92,11 +95,15 @@ export async function follow(runId, { onOutput, onEnd, onState, signal }) {
     try {
       const headers = { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" };
       if (lastId !== null) headers["Last-Event-ID"] = lastId;
+      if (!token()) return;
       const res = await fetch(`/runs/${encodeURIComponent(runId)}/log?follow=true`, { headers, signal, cache: "no-store" });
+      // A resume after the last chunk of a run that has ended: nothing more will come.
+      if (res.status === 204) return onEnd(await get(`/runs/${encodeURIComponent(runId)}`, { signal }));
       if (!res.ok) {
         const err = await refusal(res);
         if (res.status === 401) onUnauthorized(err);
-        if (res.status !== 503) throw err;
+        // HAProxy's 502 and 504, and a 503: try again; anything else is said and ends it.
+        if (![502, 503, 504].includes(res.status)) throw err;
         onState(`${err.message} Trying again…`);
       } else {
         onState("live");
@@ -111,7 +118,7 @@ export async function follow(runId, { onOutput, onEnd, onState, signal }) {
       }
     } catch (e) {
       if (signal.aborted || e.name === "AbortError") return;
-      if (e instanceof ApiError && e.status !== 0 && e.status !== 503) throw e;
+      if (e instanceof ApiError && ![0, 502, 503, 504].includes(e.status)) throw e;
       onState(`${e.message} Reconnecting…`);
     }
     await new Promise((r) => setTimeout(r, delay));

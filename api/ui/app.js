@@ -32,6 +32,8 @@ function context() {
     main, me, signal: controller.signal,
     /** Runs `f` every `ms` while the view is shown (not again before the last call ended). */
     every(ms, f) {
+      // A view left while it was still loading starts no timer.
+      if (controller.signal.aborted) return;
       let busy = false;
       timers.push(setInterval(async () => {
         if (busy || document.hidden) return;
@@ -54,7 +56,11 @@ async function route() {
     try {
       me = await get("/whoami");
     } catch (e) {
-      return signIn(e);
+      // Only a refused token signs out; an outage is said, with a way to try again.
+      if (e.status === 401) return signIn(e);
+      fill(main, h("h1", {}, "The API is not answering"), errorBox(e),
+        h("button", { type: "button", class: "primary", onclick: route }, "Try again"));
+      return;
     }
     showWho();
   }
@@ -63,9 +69,12 @@ async function route() {
     const m = re.exec(hash);
     if (!m) continue;
     const ctx = context();
-    document.querySelectorAll("#nav a").forEach((a) =>
-      a.toggleAttribute("aria-current", hash.startsWith(a.getAttribute("href"))
-        && !(a.getAttribute("href") === "#/jobs" && hash === "#/jobs/new")));
+    document.querySelectorAll("#nav a").forEach((a) => {
+      const current = hash.startsWith(a.getAttribute("href"))
+        && !(a.getAttribute("href") === "#/jobs" && hash === "#/jobs/new");
+      if (current) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    });
     fill(main, h("p", { class: "muted" }, "Loading…"));
     try {
       await view(ctx, ...m.slice(1).map(decodeURIComponent));
@@ -95,6 +104,9 @@ function signOut() {
 }
 
 function signIn(err) {
+  // The view shown until now stops polling (with no token, its requests would be 401s).
+  if (leave) leave();
+  leave = null;
   setToken(null);
   me = null;
   document.getElementById("nav").hidden = true;

@@ -285,6 +285,14 @@ async fn a_non_admin_sees_only_its_own_jobs_and_the_page_fits_a_phone() {
         .await
         .expect("script");
     assert_eq!(hidden, json!(true), "no admin link");
+    // The token is in this tab's sessionStorage alone: no cookie, no localStorage, no URL.
+    let kept = storage(&b).await;
+    assert_eq!(kept["session"], json!(1), "{kept}");
+    assert_eq!(
+        (&kept["local"], &kept["cookie"], &kept["in_url"]),
+        (&json!(0), &json!(""), &json!(false)),
+        "{kept}"
+    );
 
     // The admin's job by its URL: the API's 404, in words.
     b.goto(&format!("{base}/#/jobs/{theirs}")).await;
@@ -321,5 +329,22 @@ async fn a_non_admin_sees_only_its_own_jobs_and_the_page_fits_a_phone() {
     b.screenshot("phone-job").await;
     b.click("#sign-out").await;
     b.wait_for("#token").await;
+    assert_eq!(
+        storage(&b).await["session"],
+        json!(0),
+        "signed out: the token is gone"
+    );
     b.close().await;
+}
+
+/// Where the page keeps what: `{session, local, cookie, in_url}`.
+async fn storage(b: &Browser) -> serde_json::Value {
+    b.client
+        .execute(
+            "return {session: sessionStorage.length, local: localStorage.length, \
+             cookie: document.cookie, in_url: /dct_/.test(location.href)};",
+            vec![],
+        )
+        .await
+        .expect("script")
 }
