@@ -134,9 +134,7 @@ fn write_chunk(chunk: &Value) -> Result<()> {
         err.write_all(text.as_bytes())?;
         err.flush()?;
     } else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
+        crate::output::emit(text);
     }
     if chunk["truncated"] == true {
         let name = if stderr { "stderr" } else { "stdout" };
