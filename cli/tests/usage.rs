@@ -62,3 +62,23 @@ fn missing_settings_and_unreadable_files_are_usage_errors() {
     assert_eq!(c, Some(2), "{err}");
     assert!(err.contains("no token given"), "{err}");
 }
+
+#[test]
+fn optional_booleans_do_not_swallow_the_next_word() {
+    let home = tempfile::tempdir().unwrap();
+    let id = "00000000-0000-0000-0000-000000000000";
+    for args in [
+        vec!["jobs", "edit", "--privileged", id],
+        vec!["jobs", "edit", "--retry-interrupted", id],
+        vec!["jobs", "edit", "--privileged=false", id],
+    ] {
+        let (c, err) = code(
+            distcron(&home)
+                .env("DISTCRON_URL", NOWHERE)
+                .env("DISTCRON_TOKEN", "dc_x")
+                .args(&args),
+        );
+        // Parsed: it got as far as the (closed) API, exit 1, not clap's 2.
+        assert_eq!(c, Some(1), "{args:?}: {err}");
+    }
+}

@@ -43,7 +43,7 @@ pub struct JobFlags {
     #[arg(long, value_name = "SECONDS")]
     pub retry_backoff: Option<u32>,
     /// Retry once a run whose worker died mid-run.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub retry_interrupted: Option<bool>,
     /// How many of its runs the job keeps.
     #[arg(long)]
@@ -58,7 +58,7 @@ pub struct JobFlags {
     #[arg(long)]
     pub max_processes: Option<u32>,
     /// Run as root (admins only).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub privileged: Option<bool>,
     /// Run as this local user (admins only).
     #[arg(long, value_name = "USER")]
