@@ -54,6 +54,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// The URL and token this client calls with.
+    pub fn login(&self) -> (&str, &str) {
+        (&self.base, &self.token)
+    }
+
     pub fn new(target: &Target) -> anyhow::Result<Client> {
         let builder = || -> anyhow::Result<reqwest::ClientBuilder> {
             let b = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
