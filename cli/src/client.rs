@@ -54,6 +54,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// The URL and token this client calls with.
+    pub fn login(&self) -> (&str, &str) {
+        (&self.base, &self.token)
+    }
+
     pub fn new(target: &Target) -> anyhow::Result<Client> {
         let builder = || -> anyhow::Result<reqwest::ClientBuilder> {
             let b = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
@@ -67,7 +72,10 @@ impl Client {
             Ok(b.add_root_certificate(cert))
         };
         let http = builder()?.timeout(Duration::from_secs(120)).build()?;
-        let streaming = builder()?.build()?;
+        // No overall timeout for a stream that lasts as long as its run, but a read timeout:
+        // the API sends a keep-alive every 15 s, so 45 s of silence is a half-open connection,
+        // a dropped stream to reconnect.
+        let streaming = builder()?.read_timeout(Duration::from_secs(45)).build()?;
         Ok(Client {
             base: target.url.clone(),
             token: target.token.clone(),

@@ -4,7 +4,7 @@
 //! a secret, sent only to the URL saved with it; it is created mode 0600 in a directory of mode
 //! 0700, never readable by others, not even for a moment.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io::Write;
@@ -74,10 +74,14 @@ pub fn resolve(url: Option<&str>, token: Option<&str>, cacert: Option<&Path>) ->
         .map(|u| u.trim_end_matches('/').to_string())
         .or(saved_url.clone())
     else {
-        bail!("no API URL: pass --url, set DISTCRON_URL, or run `distcron login --url URL`");
+        crate::commands::usage(
+            "no API URL: pass --url, set DISTCRON_URL, or run `distcron login --url URL`",
+        );
     };
     if !url.starts_with("http://") && !url.starts_with("https://") {
-        bail!("{url}: the API's URL starts with http:// or https://");
+        crate::commands::usage(&format!(
+            "{url}: the API's URL starts with http:// or https://"
+        ));
     }
     // The saved token (and certificate) go only with the URL they were saved for.
     let same = saved_url.as_deref() == Some(url.as_str());
@@ -86,9 +90,9 @@ pub fn resolve(url: Option<&str>, token: Option<&str>, cacert: Option<&Path>) ->
         .map(Path::to_path_buf)
         .or(saved.cacert.filter(|_| same));
     let Some(token) = token.map(str::to_string).or(saved_token) else {
-        bail!(
+        crate::commands::usage(&format!(
             "no API token for {url}: pass --token, set DISTCRON_TOKEN, or run `distcron login --url {url}`"
-        );
+        ));
     };
     Ok(Target { url, token, cacert })
 }

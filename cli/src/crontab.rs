@@ -5,10 +5,13 @@
 //! - an entry: a job, its schedule checked by distcron's own parser (`distcron_core`), its name
 //!   the comment line directly above it, if any;
 //! - `%` in a command as crontab(5) has it: the first unescaped `%` ends the command and what
-//!   follows is its standard input, each further `%` a newline (a last newline added, as cron
-//!   does); `\%` is a literal `%`. distcron runs commands with stdin closed, so the input is
+//!   follows is its standard input, each further `%` a newline (a last newline added to a
+//!   non-empty input, as cron does); `\%` is a literal `%`, `\\%` an escaped backslash and
+//!   then the end of the command. distcron runs commands with stdin closed, so the input is
 //!   piped in: `printf '%s' '<input>' | (<command>)`;
-//! - `CRON_TZ=` or `TZ=`: the time zone of the entries below it;
+//! - `CRON_TZ=` (cronie's): the time zone of the entries below it; an empty `CRON_TZ=` goes
+//!   back to the default zone (`--tz`). `TZ=` is not a schedule zone in cron: like any other
+//!   variable, it is exported to the commands;
 //! - `SHELL=/bin/sh`: what distcron does anyway; another shell is reported, not applied
 //!   (distcron runs every command with `/bin/sh -c`);
 //! - `MAILTO=`, `MAILFROM=`, `RANDOM_DELAY=`: reported, not applied (distcron keeps each run's
@@ -42,7 +45,7 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub schedule: String,
-    /// From `CRON_TZ`/`TZ` above it; `None` is the API's default, UTC.
+    /// From `CRON_TZ` above it; `None` is the default zone (import-crontab's `--tz`).
     pub timezone: Option<String>,
     /// The command distcron runs (exports and piped input included).
     pub command: String,
@@ -93,9 +96,7 @@ pub fn parse(text: &str, kind: Kind) -> Vec<Planned> {
             continue;
         }
         if let Some(c) = trimmed.strip_prefix('#') {
-            let c = c.trim_start_matches('#').trim();
-            comment = (!c.is_empty())
-                .then(|| c.chars().take(distcron_core::job::MAX_NAME_CHARS).collect());
+            comment = comment_name(c, kind);
             continue;
         }
         let what = if let Some((name, value)) = env_line(trimmed) {
@@ -108,10 +109,37 @@ pub fn parse(text: &str, kind: Kind) -> Vec<Planned> {
     plan
 }
 
+/// The job name a comment line gives the entry below it: control characters made spaces and
+/// whitespace collapsed (the API refuses control characters in names); none for a
+/// commented-out entry or Debian's template header (`# m h  dom mon dow   command`).
+fn comment_name(comment: &str, kind: Kind) -> Option<String> {
+    let c = comment.trim_start_matches('#');
+    let words: Vec<&str> = c
+        .split(|ch: char| ch.is_whitespace() || ch.is_control())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let name = words.join(" ");
+    let header = words.len() >= 6 && words[..5] == ["m", "h", "dom", "mon", "dow"];
+    let commented_out = matches!(entry(&name, kind, &Env::default(), None), What::Entry(_))
+        || env_line(&name).is_some();
+    if name.is_empty() || header || commented_out {
+        return None;
+    }
+    Some(
+        name.chars()
+            .take(distcron_core::job::MAX_NAME_CHARS)
+            .collect(),
+    )
+}
+
 impl Env {
     fn set(&mut self, name: &str, value: String) -> What {
         let (applied, note) = match name {
-            "CRON_TZ" | "TZ" => match TimeZone::parse(&value) {
+            "CRON_TZ" if value.is_empty() => {
+                self.tz = None;
+                (true, "the entries below are in the default time zone".to_string())
+            }
+            "CRON_TZ" => match TimeZone::parse(&value) {
                 Ok(_) => {
                     self.tz = Some(Ok(value.clone()));
                     (true, format!("the time zone of the entries below: {value}"))
@@ -231,27 +259,38 @@ fn take_fields(line: &str, n: usize) -> Option<(Vec<&str>, &str)> {
     (!rest.is_empty()).then_some((tokens, rest))
 }
 
-/// crontab(5)'s `%`: the command before the first unescaped `%` (`\%` made `%`), and the
-/// standard input after it, each further `%` a newline, ending with one.
+/// crontab(5)'s `%`, as cron's loop reads it: the command before the first unescaped `%`
+/// (`\%` a literal `%`; `\\` an escaped backslash, kept, so a `%` after it still ends the
+/// command), and the standard input after it, each further `%` a newline, ending with one
+/// unless it is empty (`cmd%` pipes nothing).
 fn split_percent(command: &str) -> (String, Option<String>) {
     let mut parts = vec![String::new()];
-    let mut chars = command.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&'%') => {
-                chars.next();
-                parts.last_mut().expect("a part").push('%');
+    let mut escaped = false;
+    for c in command.chars() {
+        let part = parts.last_mut().expect("a part");
+        if escaped {
+            if c != '%' {
+                part.push('\\');
             }
-            '%' => parts.push(String::new()),
-            c => parts.last_mut().expect("a part").push(c),
+            part.push(c);
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '%' {
+            parts.push(String::new());
+        } else {
+            part.push(c);
         }
+    }
+    if escaped {
+        parts.last_mut().expect("a part").push('\\');
     }
     let command = parts.remove(0);
     if parts.is_empty() {
         return (command, None);
     }
     let mut input = parts.join("\n");
-    if !input.ends_with('\n') {
+    if !input.is_empty() && !input.ends_with('\n') {
         input.push('\n');
     }
     (command, Some(input))

@@ -73,35 +73,105 @@ fn percent_ends_the_command_and_the_rest_is_its_input() {
         "printf '%s' 'line one\nline two\n' | (\nmail -s 'at 100%' root\n)"
     );
     assert_eq!(entry_of(r"0 0 * * * date +\%Y-\%m").command, "date +%Y-%m");
-    // An empty input is one newline, as cron sends it.
+    // An empty input is nothing: cron adds a last newline only to an input.
     assert_eq!(
         entry_of("0 0 * * * cat%").command,
-        "printf '%s' '\n' | (\ncat\n)"
+        "printf '%s' '' | (\ncat\n)"
     );
     assert_eq!(skipped("0 0 * * * %input only", Kind::User), "no command");
 }
 
-#[test]
-fn time_zone_lines_apply_to_the_entries_below() {
-    let plan = parse(
-        "0 1 * * * a\nCRON_TZ=Europe/Berlin\n0 2 * * * b\nTZ=\"America/New_York\"\n0 3 * * * c\n",
-        Kind::User,
-    );
-    let tz: Vec<_> = plan
+fn zones(text: &str) -> Vec<Option<String>> {
+    parse(text, Kind::User)
         .iter()
         .filter_map(|p| match &p.what {
             What::Entry(e) => Some(e.timezone.clone()),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn cron_tz_lines_apply_to_the_entries_below() {
     assert_eq!(
-        tz,
+        zones(
+            "0 1 * * * a\nCRON_TZ=Europe/Berlin\n0 2 * * * b\nCRON_TZ=\"America/New_York\"\n0 3 * * * c\n"
+        ),
         vec![
             None,
             Some("Europe/Berlin".into()),
             Some("America/New_York".into())
         ]
     );
+}
+
+#[test]
+fn an_empty_cron_tz_is_the_default_zone_again() {
+    let plan = parse(
+        "CRON_TZ=Europe/Berlin\n0 1 * * * a\nCRON_TZ=\n0 2 * * * b\n",
+        Kind::User,
+    );
+    assert!(
+        matches!(&plan[2].what, What::Env { applied: true, .. }),
+        "{plan:?}"
+    );
+    assert!(
+        matches!(&plan[3].what, What::Entry(e) if e.timezone.is_none()),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn tz_is_a_variable_of_the_commands_not_the_schedule_zone() {
+    let plan = parse("TZ=America/New_York\n0 3 * * * c\n", Kind::User);
+    match &plan[1].what {
+        What::Entry(e) => {
+            assert_eq!(e.timezone, None);
+            assert_eq!(e.command, "export TZ='America/New_York'; c");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn comments_as_names_lose_control_characters_and_runs_of_whitespace() {
+    let e = entry_of("#  nightly\tbackup \u{7}  of   /home\n0 3 * * * backup");
+    assert_eq!(e.name.as_deref(), Some("nightly backup of /home"));
+}
+
+#[test]
+fn a_commented_out_entry_or_the_template_header_names_nothing() {
+    for text in [
+        "# 0 3 * * * old-backup\n0 4 * * * backup",
+        "#@daily old\n0 4 * * * backup",
+        "# m h  dom mon dow   command\n0 4 * * * backup",
+        "# MAILTO=me\n0 4 * * * backup",
+    ] {
+        let plan = parse(text, Kind::User);
+        assert!(
+            matches!(&plan[..], [Planned { what: What::Entry(e), .. }] if e.name.is_none()),
+            "{text}: {plan:?}"
+        );
+    }
+    // A system crontab's commented-out entry has a user column.
+    let plan = parse("# 0 3 * * * root old\n0 4 * * * root backup", Kind::System);
+    assert!(
+        matches!(&plan[0].what, What::Entry(e) if e.name.is_none()),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn an_escaped_backslash_leaves_the_percent_unescaped() {
+    // `\\` is a backslash escaped (kept as cron keeps it), so the `%` still ends the command.
+    assert_eq!(
+        entry_of(r"0 0 * * * echo a\\%in").command,
+        "printf '%s' 'in\n' | (\necho a\\\\\n)"
+    );
+    // `\\\%`: an escaped backslash, then a literal `%`.
+    assert_eq!(entry_of(r"0 0 * * * echo a\\\%b").command, r"echo a\\%b");
+    // Any other escape is left as it is.
+    assert_eq!(entry_of(r"0 0 * * * echo a\nb\").command, r"echo a\nb\");
 }
 
 #[test]

@@ -27,6 +27,10 @@ pub struct ImportArgs {
     /// (`run_as`, or `privileged` for root, both for admins only).
     #[arg(long)]
     pub ignore_user: bool,
+    /// The time zone of the entries without `CRON_TZ` above them: by default the machine's
+    /// (`TZ`, /etc/timezone or /etc/localtime), the zone cron runs them in.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
     /// Print the plan and create nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -79,6 +83,20 @@ fn plan(a: &ImportArgs) -> Result<Vec<Line>> {
     } else {
         std::fs::read_to_string(&a.file).with_context(|| format!("reading {}", a.file.display()))?
     };
+    let tz = match &a.tz {
+        Some(tz) => {
+            distcron_core::TimeZone::parse(tz)
+                .unwrap_or_else(|e| crate::commands::usage(&format!("--tz {tz}: {e}")));
+            tz.clone()
+        }
+        None => {
+            let (tz, note) = crate::localzone::local();
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            tz
+        }
+    };
     let kind = if a.system {
         Kind::System
     } else {
@@ -88,7 +106,7 @@ fn plan(a: &ImportArgs) -> Result<Vec<Line>> {
         .into_iter()
         .map(|p| match p.what {
             What::Entry(e) => {
-                let (job, note) = job_of(e, a.ignore_user);
+                let (job, note) = job_of(e, &tz, a.ignore_user);
                 Line {
                     line: p.line,
                     job: Some(job),
@@ -114,7 +132,7 @@ fn plan(a: &ImportArgs) -> Result<Vec<Line>> {
 }
 
 /// The job an entry makes (the API's JSON) and what to say of it.
-fn job_of(e: Entry, ignore_user: bool) -> (Map<String, Value>, String) {
+fn job_of(e: Entry, default_tz: &str, ignore_user: bool) -> (Map<String, Value>, String) {
     let mut job = Map::new();
     job.insert("type".into(), json!("command"));
     job.insert("schedule".into(), json!(e.schedule));
@@ -122,9 +140,8 @@ fn job_of(e: Entry, ignore_user: bool) -> (Map<String, Value>, String) {
     if let Some(name) = e.name {
         job.insert("name".into(), json!(name));
     }
-    if let Some(tz) = e.timezone {
-        job.insert("timezone".into(), json!(tz));
-    }
+    let tz = e.timezone.as_deref().unwrap_or(default_tz);
+    job.insert("timezone".into(), json!(tz));
     let note = match e.user {
         Some(user) if ignore_user => format!("runs as you, not as {user} (--ignore-user)"),
         Some(user) if user == "root" => {

@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod crontab;
 mod import;
+mod localzone;
 mod output;
 mod progress;
 

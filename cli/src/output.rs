@@ -138,16 +138,36 @@ fn table() -> Table {
 
 /// A table, without the padding it leaves at the ends of lines.
 fn print_table(table: &Table) {
-    for line in table.to_string().lines() {
-        println!("{}", line.trim_end());
-    }
+    let text: String = table
+        .to_string()
+        .lines()
+        .map(|line| format!("{}\n", line.trim_end()))
+        .collect();
+    emit(&text);
 }
 
 pub fn print_json(v: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-    );
+    let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    emit(&format!("{text}\n"));
+}
+
+/// `text` on standard output. A reader gone (`distcron jobs list | head -1`) is a quiet end,
+/// exit 0, as it is for other Unix tools; another write error ends with exit 1.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        quit_on_write_error(&e);
+    }
+}
+
+/// The end of the process for an error writing standard output.
+pub fn quit_on_write_error(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: writing standard output: {e}");
+    std::process::exit(1);
 }
 
 #[cfg(test)]

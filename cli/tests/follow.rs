@@ -57,3 +57,20 @@ async fn a_follower_resumes_where_it_was_when_its_api_server_dies() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     alice.assert_no_token(&stderr);
 }
+
+#[test]
+fn a_first_connection_that_fails_is_an_error_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::new(assert_cmd::cargo_bin!("distcron"))
+        .env("DISTCRON_URL", "http://127.0.0.1:1")
+        .env("DISTCRON_TOKEN", "dc_not_a_token")
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("xdg"))
+        .args(["logs", "-f", "00000000-0000-0000-0000-000000000000"])
+        .timeout(Duration::from_secs(5))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("reconnecting"), "{stderr}");
+}

@@ -50,7 +50,7 @@ async fn a_crontab_is_planned_imported_once_and_shown_by_jobs_list() {
     let file = write(&dir, "crontab", CRONTAB);
 
     // The plan: every line but comments and blanks, with what it becomes or why not.
-    let plan = alice.json(&["import-crontab", "--dry-run", &file]);
+    let plan = alice.json(&["import-crontab", "--dry-run", "--tz", "Asia/Tokyo", &file]);
     assert_eq!(plan.as_array().map(Vec::len), Some(10), "{plan}");
     assert!(
         by_line(&plan, 2)["note"]
@@ -77,7 +77,8 @@ async fn a_crontab_is_planned_imported_once_and_shown_by_jobs_list() {
         report["executable"],
         "export PATH='/usr/local/bin:/usr/bin:/bin'; echo report"
     );
-    assert_eq!(report["timezone"], Value::Null);
+    // No CRON_TZ above it: --tz's zone (by default the machine's, as cron runs it).
+    assert_eq!(report["timezone"], "Asia/Tokyo");
     let note = &by_line(&plan, 10)["job"];
     assert_eq!(note["timezone"], "Europe/Berlin");
     assert_eq!(note["name"], "mail a note");

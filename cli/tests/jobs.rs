@@ -56,8 +56,7 @@ async fn jobs_made_from_flags_files_and_job_files_are_the_apis_own() {
         "256",
         "--max-processes",
         "50",
-        "--retry-interrupted",
-        "false",
+        "--retry-interrupted=false",
     ]);
     let id = s(&job, "id").to_string();
     let api = alice_api.get(&format!("/jobs/{id}")).await.body;

@@ -150,7 +150,7 @@ async fn login_saves_a_private_file_and_logs_follow_a_run_live_to_its_outcome() 
     assert!(out.status.success());
     assert!(!file.exists());
     let out = alice.bare().args(["jobs", "list"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(texts(&out).1.contains("no API URL"), "{}", texts(&out).1);
 }
 

@@ -2,7 +2,7 @@
 
 use crate::client::Client;
 use crate::config::{self, Target};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 
@@ -15,7 +15,7 @@ pub async fn login(url: Option<&str>, token: Option<&str>, cacert: Option<&Path>
         None => read_token()?,
     };
     if token.is_empty() {
-        bail!("no token given");
+        super::usage("no token given: pass --token, set DISTCRON_TOKEN, or type it");
     }
     let target = Target {
         url: url.trim_end_matches('/').to_string(),

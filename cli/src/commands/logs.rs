@@ -68,6 +68,9 @@ async fn follow(ctx: &Ctx, run: &str) -> Result<ExitCode> {
     let path = format!("/runs/{}/log?follow=true", seg(run));
     let mut last_id: Option<String> = None;
     let mut retries = 0;
+    // Connection failures are retried only once a stream has been opened: a first connection
+    // that fails (a wrong URL, refused) is an error at once.
+    let mut opened = false;
     loop {
         let headers: Vec<(&str, String)> = last_id
             .iter()
@@ -80,6 +83,7 @@ async fn follow(ctx: &Ctx, run: &str) -> Result<ExitCode> {
                 return Ok(outcome(&run));
             }
             Ok(resp) => {
+                opened = true;
                 let mut events = resp.bytes_stream().eventsource();
                 loop {
                     let Some(Ok(event)) = events.next().await else {
@@ -108,7 +112,7 @@ async fn follow(ctx: &Ctx, run: &str) -> Result<ExitCode> {
                     }
                 }
             }
-            Err(e) if retryable(&e) => eprintln!("distcron: {e}; reconnecting"),
+            Err(e) if opened && retryable(&e) => eprintln!("distcron: {e}; reconnecting"),
             Err(e) => return Err(e.into()),
         }
         retries += 1;
@@ -134,9 +138,7 @@ fn write_chunk(chunk: &Value) -> Result<()> {
         err.write_all(text.as_bytes())?;
         err.flush()?;
     } else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
+        crate::output::emit(text);
     }
     if chunk["truncated"] == true {
         let name = if stderr { "stderr" } else { "stdout" };

@@ -34,7 +34,7 @@ pub async fn run(ctx: &Ctx, a: PreviewArgs) -> Result<()> {
         return Ok(());
     }
     for t in answer["fire_times"].as_array().into_iter().flatten() {
-        println!("{}", ctx.out.time(t.as_str().unwrap_or("")));
+        crate::output::emit(&format!("{}\n", ctx.out.time(t.as_str().unwrap_or(""))));
     }
     Ok(())
 }

@@ -102,11 +102,12 @@ fn show_run(ctx: &Ctx, mut run: Value) {
             } else {
                 ""
             };
-            println!("\n--- {stream}{cut} ---");
-            print!("{text}");
-            if !text.is_empty() && !text.ends_with('\n') {
-                println!();
-            }
+            let end = if !text.is_empty() && !text.ends_with('\n') {
+                "\n"
+            } else {
+                ""
+            };
+            crate::output::emit(&format!("\n--- {stream}{cut} ---\n{text}{end}"));
         }
     }
 }

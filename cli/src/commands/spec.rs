@@ -43,7 +43,7 @@ pub struct JobFlags {
     #[arg(long, value_name = "SECONDS")]
     pub retry_backoff: Option<u32>,
     /// Retry once a run whose worker died mid-run.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub retry_interrupted: Option<bool>,
     /// How many of its runs the job keeps.
     #[arg(long)]
@@ -58,7 +58,7 @@ pub struct JobFlags {
     #[arg(long)]
     pub max_processes: Option<u32>,
     /// Run as root (admins only).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub privileged: Option<bool>,
     /// Run as this local user (admins only).
     #[arg(long, value_name = "USER")]
@@ -86,8 +86,8 @@ impl JobFlags {
             }
         }
         if let Some(path) = &self.file {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes = std::fs::read(path)
+                .unwrap_or_else(|e| super::usage(&format!("--file {}: {e}", path.display())));
             set(
                 "content",
                 json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
@@ -127,7 +127,8 @@ fn read_job_file(path: &Path) -> Result<Map<String, Value>> {
     let text = if path == Path::new("-") {
         std::io::read_to_string(std::io::stdin()).context("reading the job from stdin")?
     } else {
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        std::fs::read_to_string(path)
+            .unwrap_or_else(|e| super::usage(&format!("-f {}: {e}", path.display())))
     };
     let value: Value = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?

@@ -40,8 +40,27 @@ pub async fn run(ctx: &Ctx, cmd: UsersCommand) -> Result<()> {
             c.post("/users", Some(&body), None).await?
         }
         UsersCommand::Rotate(a) => {
-            c.post(&format!("/users/{}/token", seg(&a.name)), None, None)
-                .await?
+            // The saved login's token, if it is the one this call uses, is the caller's own.
+            let saved = crate::config::load().unwrap_or_default();
+            let (url, token) = c.login();
+            let saved_is_ours = saved.url.as_deref().map(|u| u.trim_end_matches('/')) == Some(url)
+                && saved.token.as_deref() == Some(token);
+            let me = if saved_is_ours {
+                c.get("/whoami", &[]).await.ok()
+            } else {
+                None
+            };
+            let answer = c
+                .post(&format!("/users/{}/token", seg(&a.name)), None, None)
+                .await?;
+            if me.is_some_and(|me| me["name"] == a.name.as_str()) {
+                eprintln!(
+                    "distcron: the saved login's token no longer works (it was {}'s old one); \
+                     log in again with the new token: distcron login --url {url}",
+                    a.name
+                );
+            }
+            answer
         }
         UsersCommand::Disable(a) => c.delete(&format!("/users/{}", seg(&a.name))).await?,
     };
